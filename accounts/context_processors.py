@@ -1,0 +1,22 @@
+"""Navigation by role: the base layout shows the sections the signed-in user works in."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items: list[tuple[str, str]] = []
+    if user.is_lead:
+        items.append(("Portfolio", reverse("projects:portfolio")))
+        items.append(("Requests", reverse("projects:request_list")))
+    if user.role == user.Role.REQUESTER:
+        items.append(("My requests", reverse("projects:request_list")))
+    if user.role in (user.Role.ANNOTATOR, user.Role.REVIEWER) or user.is_superuser:
+        items.append(("My queue", reverse("annotation:queue")))
+    items.append(("API docs", reverse("api-docs")))
+    return {"nav_items": items}

@@ -1,0 +1,226 @@
+"""Label schemas and guidelines (versioned), batches, items, assignments (leases) and annotations.
+
+This app knows a project only as the foreign key "projects.Project" and reads its settings
+through it. Every write goes through services.py.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+LABEL_KEY_RE = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+label_key_validator = RegexValidator(
+    LABEL_KEY_RE, "A label key is 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit."
+)
+
+
+class Modality(models.TextChoices):
+    TEXT = "text", "Text"
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+    AUDIO = "audio", "Audio"
+    OCR = "ocr", "OCR (text in images)"
+    MULTIMODAL = "multimodal", "Multimodal post"
+
+
+class LabelSchema(models.Model):
+    """A taxonomy of labels, shared by the projects that use it. Its labels live in versions."""
+
+    class Selection(models.TextChoices):
+        SINGLE = "single", "Single choice"
+        MULTI = "multi", "Multiple choice"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    selection = models.CharField(max_length=8, choices=Selection.choices, default=Selection.SINGLE)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LabelSchemaVersion(models.Model):
+    """An immutable set of labels. The newest version of a schema is the one in force."""
+
+    schema = models.ForeignKey(LabelSchema, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["schema", "-number"]
+        constraints = [models.UniqueConstraint(fields=["schema", "number"], name="schema_version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.schema.name} v{self.number}"
+
+
+class Label(models.Model):
+    version = models.ForeignKey(LabelSchemaVersion, on_delete=models.CASCADE, related_name="labels")
+    key = models.CharField(max_length=64, validators=[label_key_validator])
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    severity = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(4)], help_text="0 (benign) to 4 (most severe)"
+    )
+    shortcut = models.CharField(max_length=1, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["version", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="label_unique_key_per_version"),
+            models.UniqueConstraint(
+                fields=["version", "shortcut"], condition=~Q(shortcut=""), name="label_unique_shortcut_per_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Guideline(models.Model):
+    """One version of a project's labeling guideline (markdown). The newest is in force."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="guidelines")
+    version = models.PositiveIntegerField()
+    body = models.TextField(help_text="Markdown.")
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [models.UniqueConstraint(fields=["project", "version"], name="guideline_unique_version")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} guideline v{self.version}"
+
+
+class Batch(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="batches")
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=300, blank=True, help_text="Where the items came from (file name).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "created_at"]
+        verbose_name_plural = "batches"
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="batch_unique_name_per_project")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Item(models.Model):
+    """One piece of content to label. Content is hostile: it is stored as given and escaped on output."""
+
+    Modality = Modality
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="items")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200)
+    modality = models.CharField(max_length=16, choices=Modality.choices)
+    text = models.TextField(blank=True)
+    image_url = models.URLField(max_length=2048, blank=True)
+    video_url = models.URLField(max_length=2048, blank=True)
+    audio_url = models.URLField(max_length=2048, blank=True)
+    ocr_text = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    is_graphic = models.BooleanField(default=False, help_text="Counts against annotators' daily wellness cap.")
+    gold_labels = models.JSONField(
+        null=True, blank=True, help_text="Label keys of the known answer; set on gold items only."
+    )
+    priority = models.IntegerField(default=0)
+    required_annotations = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    annotations_done = models.PositiveSmallIntegerField(default=0)
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id_per_project"),
+            models.CheckConstraint(
+                condition=Q(annotations_done__lte=models.F("required_annotations")), name="item_done_within_overlap"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "-priority", "id"], name="item_pick_idx")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def is_gold(self) -> bool:
+        return self.gold_labels is not None
+
+
+class Assignment(models.Model):
+    """An annotator's lease on one item slot. One per (item, annotator), ever."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="assignments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    is_gold = models.BooleanField(default=False)
+    leased_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-leased_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_one_per_item_annotator"),
+        ]
+        indexes = [
+            models.Index(fields=["annotator", "status"]),
+            models.Index(fields=["item", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} on {self.item_id} ({self.status})"
+
+
+class Annotation(models.Model):
+    """A submitted judgement. Immutable once written; corrections are new reviews, not edits."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="annotation")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="annotations")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    labels = models.JSONField(help_text="The chosen label keys (one for single-choice schemas).")
+    schema_version = models.ForeignKey(LabelSchemaVersion, on_delete=models.PROTECT, related_name="annotations")
+    guideline = models.ForeignKey(
+        Guideline, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
+    )
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    comment = models.TextField(blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="annotation_one_per_item_annotator"),
+        ]
+        indexes = [models.Index(fields=["project", "submitted_at"]), models.Index(fields=["annotator", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} → {self.item_id}: {self.labels}"

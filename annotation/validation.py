@@ -1,0 +1,309 @@
+"""Validation of label definitions and item content. Pure functions: they take plain data and
+raise QuorumError with what is wrong and where (row and column for files, index for lists)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from annotation.models import LABEL_KEY_RE, Modality
+from config.errors import QuorumError
+
+_label_key = re.compile(LABEL_KEY_RE)
+MAX_TEXT_CHARS = 100_000
+CONTENT_FIELDS = ("text", "image_url", "video_url", "audio_url", "ocr_text")
+URL_FIELDS = ("image_url", "video_url", "audio_url")
+
+
+def label_key_check(key: Any, *, where: str) -> str:
+    if not isinstance(key, str) or not _label_key.match(key):
+        raise QuorumError(
+            f"{where}: {key!r} is not a valid label key (1-64 lowercase letters, digits, '_' or '-', "
+            "starting with a letter or digit)",
+            field=where,
+        )
+    return key
+
+
+def label_definitions_clean(labels: Any) -> list[dict[str, Any]]:
+    """Check a list of label definitions for a schema version and return them normalised.
+
+    Each is {key, name, description?, parent?, severity? (0-4), shortcut? (one character)}.
+    Keys and shortcuts are unique; a parent names another key of the same list; no cycles.
+    """
+    if not isinstance(labels, list) or not labels:
+        raise QuorumError("labels: give a non-empty list of labels", field="labels")
+    cleaned: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    shortcuts: dict[str, str] = {}
+    for index, raw in enumerate(labels):
+        where = f"labels[{index}]"
+        if not isinstance(raw, Mapping):
+            raise QuorumError(f"{where}: expected an object with key and name", field=where)
+        unknown = set(raw) - {"key", "name", "description", "parent", "severity", "shortcut"}
+        if unknown:
+            raise QuorumError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}", field=where)
+        key = label_key_check(raw.get("key"), where=f"{where}.key")
+        if key in keys:
+            raise QuorumError(f"{where}.key: {key!r} is used twice", field=f"{where}.key")
+        keys.add(key)
+        name = raw.get("name") or key
+        if not isinstance(name, str) or len(name) > 120:
+            raise QuorumError(f"{where}.name: give text of at most 120 characters", field=f"{where}.name")
+        severity = raw.get("severity", 0)
+        if not isinstance(severity, int) or isinstance(severity, bool) or not 0 <= severity <= 4:
+            raise QuorumError(
+                f"{where}.severity: {severity!r} is not a whole number from 0 to 4", field=f"{where}.severity"
+            )
+        shortcut = raw.get("shortcut") or ""
+        if (
+            not isinstance(shortcut, str)
+            or len(shortcut) > 1
+            or (shortcut and not shortcut.isprintable())
+            or shortcut.isspace()
+        ):
+            raise QuorumError(f"{where}.shortcut: {shortcut!r} is not a single character", field=f"{where}.shortcut")
+        shortcut = shortcut.lower()
+        if shortcut in {"s", "f", "g"}:
+            raise QuorumError(
+                f"{where}.shortcut: {shortcut!r} is reserved (S skips, F flags, G opens the guideline)",
+                field=f"{where}.shortcut",
+            )
+        if shortcut and shortcut in shortcuts:
+            raise QuorumError(
+                f"{where}.shortcut: {shortcut!r} is already the shortcut of {shortcuts[shortcut]!r}",
+                field=f"{where}.shortcut",
+            )
+        if shortcut:
+            shortcuts[shortcut] = key
+        description = raw.get("description") or ""
+        if not isinstance(description, str):
+            raise QuorumError(f"{where}.description: give text", field=f"{where}.description")
+        parent = raw.get("parent") or None
+        cleaned.append(
+            {
+                "key": key,
+                "name": name,
+                "description": description,
+                "parent": parent,
+                "severity": severity,
+                "shortcut": shortcut,
+            }
+        )
+    parents = {label["key"]: label["parent"] for label in cleaned}
+    for index, label in enumerate(cleaned):
+        if label["parent"] is None:
+            continue
+        if label["parent"] not in keys:
+            raise QuorumError(
+                f"labels[{index}].parent: {label['parent']!r} is not a key in this schema",
+                field=f"labels[{index}].parent",
+            )
+        seen = {label["key"]}
+        node = label["parent"]
+        while node is not None:
+            if node in seen:
+                raise QuorumError(
+                    f"labels[{index}].parent: the hierarchy loops back to {node!r}", field=f"labels[{index}].parent"
+                )
+            seen.add(node)
+            node = parents[node]
+    return cleaned
+
+
+def labels_chosen_check(chosen: Any, *, allowed: Iterable[str], multi: bool, where: str = "labels") -> list[str]:
+    """Check the labels of an annotation (or a gold answer) against a schema version's keys."""
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    if not isinstance(chosen, list) or not chosen:
+        raise QuorumError(f"{where}: choose at least one label", field=where)
+    allowed_set = set(allowed)
+    for key in chosen:
+        if key not in allowed_set:
+            raise QuorumError(f"{where}: {key!r} is not a label of this schema", field=where)
+    if len(set(chosen)) != len(chosen):
+        raise QuorumError(f"{where}: a label is chosen twice", field=where)
+    if not multi and len(chosen) > 1:
+        raise QuorumError(f"{where}: this schema is single-choice; choose exactly one label", field=where)
+    return list(chosen)
+
+
+def media_url_check(url: str, *, where: str) -> str:
+    """Only http(s) URLs with a host reach a page: no javascript:, data:, file: or relative URLs."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in settings.QUORUM_MEDIA_URL_SCHEMES or not parts.netloc:
+        raise QuorumError(
+            f"{where}: {url[:80]!r} is not an http(s) URL; media URLs must start with http:// or https://",
+            field=where,
+        )
+    if len(url) > 2048:
+        raise QuorumError(f"{where}: the URL is longer than 2048 characters", field=where)
+    return url
+
+
+def item_content_hash(values: Mapping[str, Any]) -> str:
+    """A hash of the normalised content, for exact-duplicate checks (case and spacing folded)."""
+    digest = hashlib.sha256()
+    for field in CONTENT_FIELDS:
+        value = values.get(field) or ""
+        digest.update(" ".join(str(value).lower().split()).encode())
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def item_row_clean(
+    row: Mapping[str, Any], *, row_number: int | None, label_keys: set[str] | None, multi: bool, default_overlap: int
+) -> dict[str, Any]:
+    """Check one incoming item (from a file row or an API body) and return the model fields.
+
+    Errors say the row (when there is one) and the column.
+    """
+
+    def fail(column: str, message: str) -> QuorumError:
+        prefix = f"row {row_number}, column {column}" if row_number is not None else column
+        return QuorumError(f"{prefix}: {message}", field=column, row=row_number)
+
+    def text_value(column: str) -> str:
+        value = row.get(column)
+        if value is None or (isinstance(value, float) and value != value):  # None or NaN from pandas
+            return ""
+        if not isinstance(value, str):
+            value = str(value)
+        if "\x00" in value:
+            raise fail(column, "contains a NUL character")
+        return value.strip() if column not in ("text", "ocr_text") else value
+
+    external_id = text_value("external_id").strip()
+    if not external_id:
+        raise fail("external_id", "missing: every item needs an external id")
+    if len(external_id) > 200:
+        raise fail("external_id", "longer than 200 characters")
+
+    values: dict[str, Any] = {"external_id": external_id}
+    for column in CONTENT_FIELDS:
+        values[column] = text_value(column)
+        if column in URL_FIELDS and values[column]:
+            try:
+                media_url_check(values[column], where=column)
+            except QuorumError as exc:
+                raise fail(column, exc.message.split(": ", 1)[1]) from None
+        elif len(values[column]) > MAX_TEXT_CHARS:
+            raise fail(column, f"longer than {MAX_TEXT_CHARS} characters")
+
+    modality = text_value("modality") or _infer_modality(values)
+    if modality not in Modality.values:
+        raise fail("modality", f"{modality!r} is not one of {', '.join(Modality.values)}")
+    required = {
+        Modality.TEXT: ("text",),
+        Modality.IMAGE: ("image_url",),
+        Modality.VIDEO: ("video_url",),
+        Modality.AUDIO: ("audio_url",),
+        Modality.OCR: ("ocr_text",),
+    }.get(modality, ())
+    for column in required:
+        if not values[column]:
+            raise fail(column, f"missing: a {modality} item needs {column}")
+    if not any(values[c] for c in CONTENT_FIELDS):
+        raise fail("text", "missing: the item has no content (text, image_url, video_url, audio_url or ocr_text)")
+    values["modality"] = modality
+
+    metadata = row.get("metadata")
+    if metadata is None or (isinstance(metadata, float) and metadata != metadata) or metadata == "":
+        metadata = {}
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            raise fail("metadata", "is not valid JSON") from None
+    if not isinstance(metadata, dict):
+        raise fail("metadata", "must be a JSON object")
+    values["metadata"] = metadata
+
+    language = text_value("language")
+    if language and not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", language):
+        raise fail("language", f"{language!r} is not a language code such as 'en' or 'pt-BR'")
+    values["language"] = language
+
+    values["is_graphic"] = _bool_value(row.get("is_graphic"), fail)
+    values["priority"] = _int_value(row.get("priority"), fail, "priority", default=0, low=-1_000_000, high=1_000_000)
+    values["required_annotations"] = _int_value(
+        row.get("required_annotations"), fail, "required_annotations", default=default_overlap, low=1, high=50
+    )
+
+    gold = row.get("gold_label")
+    if gold is None or (isinstance(gold, float) and gold != gold) or gold == "" or gold == []:
+        values["gold_labels"] = None
+    else:
+        if isinstance(gold, str):
+            gold = [part.strip() for part in gold.split("|") if part.strip()]
+        if label_keys is None:
+            raise fail("gold_label", "the project has no label schema yet, so gold labels cannot be checked")
+        try:
+            values["gold_labels"] = labels_chosen_check(gold, allowed=label_keys, multi=multi, where="gold_label")
+        except QuorumError as exc:
+            raise fail(
+                "gold_label",
+                exc.message.split(": ", 1)[1].replace("is not a label", "is an unknown gold label, not a label"),
+            ) from None
+    values["content_hash"] = item_content_hash(values)
+    return values
+
+
+def _infer_modality(values: Mapping[str, str]) -> str:
+    present = [c for c in CONTENT_FIELDS if values.get(c)]
+    if len(present) > 1:
+        return Modality.MULTIMODAL
+    return {
+        "text": Modality.TEXT,
+        "image_url": Modality.IMAGE,
+        "video_url": Modality.VIDEO,
+        "audio_url": Modality.AUDIO,
+        "ocr_text": Modality.OCR,
+    }.get(present[0] if present else "text", Modality.TEXT)
+
+
+def _bool_value(value: Any, fail) -> bool:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "y"}:
+        return True
+    if text in {"0", "false", "no", "n"}:
+        return False
+    raise fail("is_graphic", f"{value!r} is not true or false")
+
+
+def _int_value(value: Any, fail, column: str, *, default: int, low: int, high: int) -> int:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return default
+    try:
+        number = int(value)
+        if isinstance(value, float) and number != value:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise fail(column, f"{value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise fail(column, f"{number} is outside {low}..{high}")
+    return number
+
+
+ITEM_COLUMNS = (
+    "external_id",
+    *CONTENT_FIELDS,
+    "modality",
+    "metadata",
+    "language",
+    "is_graphic",
+    "priority",
+    "required_annotations",
+    "gold_label",
+)
+__all__ = ["ITEM_COLUMNS", "item_row_clean", "label_definitions_clean", "labels_chosen_check", "media_url_check"]

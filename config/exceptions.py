@@ -1,0 +1,35 @@
+"""One DRF exception handler: domain errors become 400 (or 403) with what and where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from config.errors import NotAllowed, QuorumError
+
+
+def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
+    """A flat body for Django's ValidationError: the first message as detail, all of them by field."""
+    if hasattr(exc, "error_dict"):
+        errors = {field: [str(m) for e in errs for m in e.messages] for field, errs in exc.error_dict.items()}
+        field, messages = next(iter(errors.items()))
+        detail = messages[0] if field == "__all__" else f"{field}: {messages[0]}"
+        body: dict[str, Any] = {"detail": detail, "code": "invalid", "errors": errors}
+        if field != "__all__":
+            body["field"] = field
+        return body
+    return {"detail": "; ".join(exc.messages), "code": "invalid"}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, NotAllowed):
+        return Response(exc.as_dict(), status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, QuorumError):
+        return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    return exception_handler(exc, context)

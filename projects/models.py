@@ -1,0 +1,343 @@
+"""Data requests, projects and their lifecycle, membership, milestones, blockers and risks, activity.
+
+Models hold fields, constraints and single-row rules only; every write goes through services.py.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from annotation.models import Modality
+
+LANGUAGE_CODE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 1, "Low"
+    NORMAL = 2, "Normal"
+    HIGH = 3, "High"
+    URGENT = 4, "Urgent"
+
+
+class Purpose(models.TextChoices):
+    TRAINING = "training", "Training"
+    EVALUATION = "evaluation", "Evaluation"
+
+
+def _unit_interval() -> list:
+    return [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class DataRequest(models.Model):
+    """What an algorithm team asks for. `submitted → accepted | rejected`; accepted becomes a Project."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="data_requests")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="data_requests"
+    )
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.TRAINING)
+    modality = models.CharField(max_length=16, choices=Modality.choices, default=Modality.TEXT)
+    languages = models.JSONField(default=list, blank=True, help_text="Language codes, e.g. ['en', 'pt-BR'].")
+    regions = models.JSONField(default=list, blank=True)
+    label_schema = models.ForeignKey(
+        "annotation.LabelSchema",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="data_requests",
+        help_text="An existing schema to label with; or propose labels instead.",
+    )
+    proposed_labels = models.JSONField(
+        default=list, blank=True, help_text="[{'key': 'hate', 'name': 'Hate', 'definition': '...'}, ...]"
+    )
+    volume_total = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    volume_per_class = models.JSONField(default=dict, blank=True, help_text="{label key: item count}")
+    sampling_notes = models.TextField(blank=True)
+    privacy_notes = models.TextField(blank=True)
+    deadline = models.DateField()
+    min_alpha = models.FloatField(null=True, blank=True, validators=_unit_interval())
+    min_gold_accuracy = models.FloatField(null=True, blank=True, validators=_unit_interval())
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "-created_at"]), models.Index(fields=["team", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(rejection_reason=""), name="datarequest_rejected_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:request_detail", args=[self.pk])
+
+
+class ProjectQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ProjectQuerySet:
+        """Projects the user may see: superusers all; others where they lead, are a member, or
+        (requesters) where the project answers a request of their team."""
+        if user.is_superuser:
+            return self
+        condition = Q(lead=user) | Q(memberships__user=user)
+        if user.team_id:
+            condition |= Q(request__team_id=user.team_id)
+        return self.filter(pk__in=Project.objects.filter(condition).values("pk"))
+
+
+class Project(models.Model):
+    """A labeling project: one request turned into work, moving through its phases."""
+
+    class Phase(models.TextChoices):
+        REQUIREMENTS = "requirements", "Requirements"
+        DESIGN = "design", "Design"
+        PILOT = "pilot", "Pilot"
+        PRODUCTION = "production", "Production"
+        QA = "qa", "QA"
+        DELIVERED = "delivered", "Delivered"
+        CLOSED = "closed", "Closed"
+        ON_HOLD = "on_hold", "On hold"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    request = models.OneToOneField(
+        DataRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="project"
+    )
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="led_projects")
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.REQUIREMENTS)
+    phase_before_hold = models.CharField(max_length=16, choices=Phase.choices, blank=True)
+    phase_changed_at = models.DateTimeField(null=True, blank=True)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.TRAINING)
+    modality = models.CharField(max_length=16, choices=Modality.choices, default=Modality.TEXT)
+    languages = models.JSONField(default=list, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    deadline = models.DateField(null=True, blank=True)
+    label_schema = models.ForeignKey(
+        "annotation.LabelSchema", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"
+    )
+    # Quality bars: a delivery passes the gate only when these hold (or a lead overrides).
+    min_alpha = models.FloatField(null=True, blank=True, validators=_unit_interval())
+    min_gold_accuracy = models.FloatField(null=True, blank=True, validators=_unit_interval())
+    min_audit_accuracy = models.FloatField(null=True, blank=True, validators=_unit_interval())
+    # Assignment settings read by the annotation app through this row.
+    default_overlap = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(25)]
+    )
+    max_overlap = models.PositiveSmallIntegerField(default=5, validators=[MinValueValidator(1), MaxValueValidator(50)])
+    gold_rate = models.FloatField(default=0.05, validators=_unit_interval())
+    lease_minutes = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1)])
+    # Progress rollup, refreshed by the projects.project_progress_refresh task.
+    items_total = models.PositiveIntegerField(default=0)
+    annotations_required = models.PositiveIntegerField(default=0)
+    annotations_done = models.PositiveIntegerField(default=0)
+    items_completed = models.PositiveIntegerField(default=0)
+    progress_refreshed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["deadline", "name"]
+        indexes = [models.Index(fields=["phase", "deadline"]), models.Index(fields=["lead", "phase"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_overlap__gte=models.F("default_overlap")), name="project_max_overlap_gte_default"
+            ),
+            models.CheckConstraint(
+                condition=Q(phase="on_hold") | Q(phase_before_hold=""), name="project_hold_memory_only_on_hold"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("projects:project_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        if (
+            self.max_overlap is not None
+            and self.default_overlap is not None
+            and self.max_overlap < self.default_overlap
+        ):
+            raise ValidationError({"max_overlap": f"must be at least the default overlap ({self.default_overlap})"})
+
+    @property
+    def progress(self) -> float:
+        return self.annotations_done / self.annotations_required if self.annotations_required else 0.0
+
+
+class PhaseTransition(models.Model):
+    """One move of a project between phases: who, when, why."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="transitions")
+    from_phase = models.CharField(max_length=16, choices=Project.Phase.choices)
+    to_phase = models.CharField(max_length=16, choices=Project.Phase.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.from_phase} → {self.to_phase}"
+
+
+class Membership(models.Model):
+    """A user's role on one project. A user may hold several roles (annotator and reviewer)."""
+
+    class Role(models.TextChoices):
+        LEAD = "lead", "Lead"
+        ANNOTATOR = "annotator", "Annotator"
+        REVIEWER = "reviewer", "Reviewer"
+        REQUESTER = "requester", "Requester"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "role", "user"]
+        constraints = [models.UniqueConstraint(fields=["project", "user", "role"], name="membership_unique_role")]
+        indexes = [models.Index(fields=["user", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.role} · {self.project}"
+
+
+class Milestone(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="milestones")
+    name = models.CharField(max_length=200)
+    planned_date = models.DateField()
+    actual_date = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["planned_date", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def slip_days(self) -> int | None:
+        """Days late (positive) or early (negative); None until it is reached."""
+        if self.actual_date is None:
+            return None
+        return (self.actual_date - self.planned_date).days
+
+
+class BlockerQuerySet(models.QuerySet):
+    def open(self) -> BlockerQuerySet:
+        return self.filter(status=Blocker.Status.OPEN)
+
+
+class Blocker(models.Model):
+    """A blocker (work cannot proceed) or a risk (it may not finish well), opened by a person or the system."""
+
+    class Kind(models.TextChoices):
+        BLOCKER = "blocker", "Blocker"
+        RISK = "risk", "Risk"
+
+    class Severity(models.IntegerChoices):
+        LOW = 1, "Low"
+        MEDIUM = 2, "Medium"
+        HIGH = 3, "High"
+        CRITICAL = 4, "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="blockers")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.BLOCKER)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MEDIUM)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_blockers"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.CharField(
+        max_length=64, blank=True, help_text="Set on risks the system raised: which rule raised it."
+    )
+    opened_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.TextField(blank=True)
+
+    objects = BlockerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["status", "-severity", "opened_at"]
+        indexes = [models.Index(fields=["project", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open", resolved_at__isnull=True) | Q(status="resolved", resolved_at__isnull=False),
+                name="blocker_resolved_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def time_to_resolve(self) -> timedelta | None:
+        if self.resolved_at is None or self.opened_at is None:
+            return None
+        return self.resolved_at - self.opened_at
+
+
+class Activity(models.Model):
+    """The project's activity log: one line per state change, written by the service that made it."""
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    request = models.ForeignKey(DataRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verb = models.CharField(max_length=64)
+    summary = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["project", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.summary
