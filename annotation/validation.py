@@ -196,6 +196,8 @@ def item_row_clean(
         elif len(values[column]) > MAX_TEXT_CHARS:
             raise fail(column, f"longer than {MAX_TEXT_CHARS} characters")
 
+    if not any(values[c] for c in CONTENT_FIELDS):
+        raise fail("text", "missing: the item has no content (text, image_url, video_url, audio_url or ocr_text)")
     modality = text_value("modality") or _infer_modality(values)
     if modality not in Modality.values:
         raise fail("modality", f"{modality!r} is not one of {', '.join(Modality.values)}")
@@ -208,9 +210,7 @@ def item_row_clean(
     }.get(modality, ())
     for column in required:
         if not values[column]:
-            raise fail(column, f"missing: a {modality} item needs {column}")
-    if not any(values[c] for c in CONTENT_FIELDS):
-        raise fail("text", "missing: the item has no content (text, image_url, video_url, audio_url or ocr_text)")
+            raise fail(column, f"missing: an item of modality {modality} needs {column}")
     values["modality"] = modality
 
     metadata = row.get("metadata")
