@@ -36,6 +36,9 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
     languages = models.JSONField(default=list, blank=True, help_text="Language codes the person works in.")
+    modalities = models.JSONField(
+        default=list, blank=True, help_text="Modalities the person is qualified for; empty means all."
+    )
 
     @property
     def is_lead(self) -> bool:

@@ -139,11 +139,15 @@ class Item(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     language = models.CharField(max_length=16, blank=True)
     is_graphic = models.BooleanField(default=False, help_text="Counts against annotators' daily wellness cap.")
+    is_gold = models.BooleanField(default=False, help_text="A gold item: its answer is known (gold_labels).")
     gold_labels = models.JSONField(
         null=True, blank=True, help_text="Label keys of the known answer; set on gold items only."
     )
     priority = models.IntegerField(default=0)
     required_annotations = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    # Slots taken: active leases plus submitted annotations. Gold items are outside the overlap
+    # (every annotator answers each once), so their counters stay 0.
+    assigned_count = models.PositiveSmallIntegerField(default=0)
     annotations_done = models.PositiveSmallIntegerField(default=0)
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -155,15 +159,24 @@ class Item(models.Model):
             models.CheckConstraint(
                 condition=Q(annotations_done__lte=models.F("required_annotations")), name="item_done_within_overlap"
             ),
+            models.CheckConstraint(
+                condition=Q(assigned_count__lte=models.F("required_annotations")), name="item_assigned_within_overlap"
+            ),
+            models.CheckConstraint(condition=Q(is_gold=False) | Q(gold_labels__isnull=False), name="item_gold_has_labels"),
         ]
-        indexes = [models.Index(fields=["project", "-priority", "id"], name="item_pick_idx")]
+        indexes = [
+            # The assignment engine's pick: items of a project with open slots, best first. Partial,
+            # so finished items drop out of it and the walk stays short.
+            models.Index(
+                fields=["project", "-priority", "id"],
+                name="item_open_pick_idx",
+                condition=Q(is_gold=False, assigned_count__lt=models.F("required_annotations")),
+            ),
+            models.Index(fields=["project", "id"], name="item_gold_idx", condition=Q(is_gold=True)),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
-
-    @property
-    def is_gold(self) -> bool:
-        return self.gold_labels is not None
 
 
 class Assignment(models.Model):
@@ -191,8 +204,9 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["item", "annotator"], name="assignment_one_per_item_annotator"),
         ]
         indexes = [
-            models.Index(fields=["annotator", "status"]),
+            models.Index(fields=["annotator", "project", "status"]),
             models.Index(fields=["item", "status"]),
+            models.Index(fields=["status", "expires_at"], name="assignment_active_expiry_idx", condition=Q(status="active")),
         ]
 
     def __str__(self) -> str:
@@ -224,3 +238,76 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator_id} → {self.item_id}: {self.labels}"
+
+
+class Flag(models.Model):
+    """An annotator's question about an item, for the lead to answer."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="flags")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="flags")
+    assignment = models.ForeignKey(Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="flags")
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="flags")
+    question = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["status", "created_at"]
+        indexes = [models.Index(fields=["project", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"flag on {self.item_id}: {self.question[:40]}"
+
+
+class ImportJob(models.Model):
+    """One file of items being imported into a batch, with its progress and its error report."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all_or_nothing", "All or nothing"
+        SKIP_BAD_ROWS = "skip_bad_rows", "Import the good rows, report the bad"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSONL = "jsonl", "JSON Lines"
+        PARQUET = "parquet", "Parquet"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="import_jobs")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs")
+    batch_name = models.CharField(max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    source_name = models.CharField(max_length=300)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    format = models.CharField(max_length=8, choices=Format.choices)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    rows_read = models.PositiveIntegerField(default=0)
+    items_created = models.PositiveIntegerField(default=0)
+    rows_existing = models.PositiveIntegerField(default=0, help_text="Rows whose external id was already imported.")
+    rows_invalid = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first bad rows: [{row, column, message}].")
+    error_report = models.FileField(upload_to="imports/reports/%Y/%m/", blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.source_name}, {self.status})"

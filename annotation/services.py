@@ -3,14 +3,26 @@ assignments and annotations. Each function validates, applies atomically and rec
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from annotation.models import Annotation, Assignment, Batch, Guideline, Item, Label, LabelSchema, LabelSchemaVersion
+from annotation.models import (
+    Annotation,
+    Assignment,
+    Batch,
+    Flag,
+    Guideline,
+    Item,
+    Label,
+    LabelSchema,
+    LabelSchemaVersion,
+)
 from annotation.selectors import guideline_current, schema_version_current
 from annotation.validation import item_row_clean, label_definitions_clean, labels_chosen_check
 from config.errors import NotAllowed, QuorumError
@@ -191,13 +203,60 @@ def _progress_refresh_on_commit(project_id: int) -> None:
     transaction.on_commit(lambda: project_progress_refresh_task.delay(project_id))
 
 
+# --- The assignment engine ------------------------------------------------------------------
+
+ACTIVE = Assignment.Status.ACTIVE
+WORKING_PHASES = ("pilot", "production")
+
+
+def _eligibility_check(*, project: Project, annotator: User) -> None:
+    from projects.models import Membership
+
+    if not Membership.objects.filter(
+        project=project, user=annotator, role=Membership.Role.ANNOTATOR, is_active=True
+    ).exists():
+        raise NotAllowed(f"{annotator.username} is not an annotator of project {project.name!r}")
+    problems = annotator_qualification_problems(project=project, annotator=annotator)
+    if problems:
+        raise QuorumError(
+            f"{annotator.username} cannot work on {project.name!r}: {'; '.join(problems)}", field="project"
+        )
+
+
+def annotator_qualification_problems(*, project: Project, annotator: User) -> list[str]:
+    """Why `annotator` may not take work in `project` now, beyond membership (empty: they may)."""
+    problems = []
+    if project.phase not in WORKING_PHASES:
+        problems.append(f"the project is in {project.phase}, and work is given out only in pilot and production")
+    if annotator.modalities and project.modality not in annotator.modalities:
+        problems.append(f"they are not qualified for {project.modality} content")
+    if project.require_language_match and project.languages:
+        if not set(annotator.languages or []) & set(project.languages):
+            problems.append(f"they work in none of the project's languages ({', '.join(project.languages)})")
+    return problems
+
+
+def _lease(*, item: Item, annotator: User, project: Project, now) -> Assignment:
+    """Create the assignment; a regular item's slot counter grows (the caller holds its row lock)."""
+    assignment = Assignment.objects.create(
+        project=project,
+        item=item,
+        annotator=annotator,
+        is_gold=item.is_gold,
+        expires_at=now + timedelta(minutes=project.lease_minutes),
+    )
+    if not item.is_gold:
+        Item.objects.filter(pk=item.pk).update(assigned_count=F("assigned_count") + 1)
+    return assignment
+
+
 @transaction.atomic
 def assignment_create(*, item: Item, annotator: User, now=None) -> Assignment:
-    """Lease one slot of `item` to `annotator`.
+    """Lease one slot of a chosen `item` to `annotator` (the engine's `assignment_next` picks for you).
 
     Invariants: the annotator is an active annotator of the project; they never hold two
-    assignments on one item; an item never has more live assignments (active or submitted) than
-    its overlap. The item row is locked so concurrent leases of its last slot serialise.
+    assignments on one item; a regular item never has more slots taken than its overlap. The item
+    row is locked so concurrent leases of its last slot serialise.
     """
     from projects.models import Membership
 
@@ -210,24 +269,178 @@ def assignment_create(*, item: Item, annotator: User, now=None) -> Assignment:
         raise NotAllowed(f"{annotator.username} is not an annotator of project {project.name!r}")
     if Assignment.objects.filter(item=item, annotator=annotator).exists():
         raise QuorumError(f"item {item.external_id!r}: {annotator.username} already worked on it", field="item")
-    live = Assignment.objects.filter(item=item).filter(
-        Q(status=Assignment.Status.SUBMITTED) | Q(status=Assignment.Status.ACTIVE, expires_at__gt=now)
-    )
-    if live.count() >= item.required_annotations:
+    _expire_stale(item_id=item.pk, now=now)
+    item.refresh_from_db(fields=["assigned_count", "required_annotations"])
+    if not item.is_gold and item.assigned_count >= item.required_annotations:
         raise QuorumError(f"item {item.external_id!r}: all {item.required_annotations} slots are taken", field="item")
-    try:
-        with transaction.atomic():
-            return Assignment.objects.create(
-                project=project,
-                item=item,
-                annotator=annotator,
-                is_gold=item.is_gold,
-                expires_at=now + timedelta(minutes=project.lease_minutes),
-            )
-    except IntegrityError:
+    return _lease(item=item, annotator=annotator, project=project, now=now)
+
+
+@transaction.atomic
+def assignment_next(*, project: Project, annotator: User, now=None) -> Assignment | None:
+    """The annotator's next piece of work in `project`, or None when there is nothing left for them.
+
+    Order: resume their open lease; else, when a gold item is due (the project's gold rate, counted
+    over their assignments), a gold item they have not seen; else the highest-priority regular
+    item with an open slot that they have never touched. Items tagged graphic are left out once
+    they reached the project's daily cap; with language matching on, only their languages.
+
+    On PostgreSQL the pick is one indexed query with FOR UPDATE SKIP LOCKED, so concurrent
+    annotators never take the same last slot; on SQLite the IMMEDIATE transaction serialises it.
+    """
+    now = now or timezone.now()
+    _eligibility_check(project=project, annotator=annotator)
+    mine = Assignment.objects.filter(project=project, annotator=annotator, status=ACTIVE)
+    current = mine.filter(expires_at__gt=now).select_related("item").order_by("leased_at").first()
+    if current is not None:
+        return current
+    for stale in mine.filter(expires_at__lte=now).values_list("pk", flat=True):
+        _expire_one(assignment_id=stale, now=now)
+    if _gold_due(project=project, annotator=annotator):
+        gold = (
+            Item.objects.filter(project=project, is_gold=True)
+            .filter(~Exists(Assignment.objects.filter(item=OuterRef("pk"), annotator=annotator)))
+            .order_by("id")
+            .first()
+        )
+        if gold is not None:
+            return _lease(item=gold, annotator=annotator, project=project, now=now)
+    item = _pick_open_item(project=project, annotator=annotator, now=now)
+    if item is None:
+        return None
+    assignment = _lease(item=item, annotator=annotator, project=project, now=now)
+    assignment.item = item
+    return assignment
+
+
+def _gold_due(*, project: Project, annotator: User) -> bool:
+    """Gold at the project's rate, spread evenly: the k-th gold item comes at assignment k / rate."""
+    if project.gold_rate <= 0:
+        return False
+    counts = Assignment.objects.filter(project=project, annotator=annotator).aggregate(
+        total=Count("id"), gold=Count("id", filter=Q(is_gold=True))
+    )
+    return counts["gold"] < math.floor((counts["total"] + 1) * project.gold_rate)
+
+
+def _graphic_cap_reached(*, project: Project, annotator: User, now) -> bool:
+    if project.graphic_daily_cap <= 0:
+        return False
+    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    seen = Assignment.objects.filter(annotator=annotator, item__is_graphic=True, leased_at__gte=start_of_day).count()
+    return seen >= project.graphic_daily_cap
+
+
+def _pick_open_item(*, project: Project, annotator: User, now) -> Item | None:
+    candidates = Item.objects.filter(
+        project=project, is_gold=False, assigned_count__lt=F("required_annotations")
+    ).filter(~Exists(Assignment.objects.filter(item=OuterRef("pk"), annotator=annotator)))
+    if _graphic_cap_reached(project=project, annotator=annotator, now=now):
+        candidates = candidates.filter(is_graphic=False)
+    if project.require_language_match and annotator.languages:
+        candidates = candidates.filter(Q(language="") | Q(language__in=annotator.languages))
+    candidates = candidates.order_by("-priority", "id")
+    if connection.features.has_select_for_update_skip_locked:
+        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+    item = candidates.first()
+    if item is None and _expire_stale(project_id=project.pk, now=now):
+        return _pick_open_item(project=project, annotator=annotator, now=now)
+    return item
+
+
+def _expire_one(*, assignment_id: int, now) -> bool:
+    """Mark one lapsed lease expired and give its slot back. Safe under concurrency: only the
+    caller whose conditional update changed the row gives the slot back."""
+    changed = Assignment.objects.filter(pk=assignment_id, status=ACTIVE, expires_at__lte=now).update(
+        status=Assignment.Status.EXPIRED, finished_at=now
+    )
+    if changed:
+        row = Assignment.objects.filter(pk=assignment_id).values("item_id", "is_gold").get()
+        if not row["is_gold"]:
+            Item.objects.filter(pk=row["item_id"], assigned_count__gt=0).update(assigned_count=F("assigned_count") - 1)
+    return bool(changed)
+
+
+def _expire_stale(*, now, project_id: int | None = None, item_id: int | None = None, limit: int = 200) -> int:
+    stale = Assignment.objects.filter(status=ACTIVE, expires_at__lte=now)
+    if project_id is not None:
+        stale = stale.filter(project_id=project_id)
+    if item_id is not None:
+        stale = stale.filter(item_id=item_id)
+    return sum(_expire_one(assignment_id=pk, now=now) for pk in stale.values_list("pk", flat=True)[:limit])
+
+
+@transaction.atomic
+def assignment_expire_sweep(*, now=None, limit: int = 5000) -> int:
+    """Expire lapsed leases everywhere and return their slots (beat runs it). Returns how many."""
+    return _expire_stale(now=now or timezone.now(), limit=limit)
+
+
+def _owned_assignment(assignment: Assignment, actor: User) -> Assignment:
+    locked = Assignment.objects.select_for_update().select_related("project").get(pk=assignment.pk)
+    if locked.annotator_id != actor.pk:
+        raise NotAllowed("this assignment belongs to another annotator")
+    return locked
+
+
+@transaction.atomic
+def assignment_skip(*, assignment: Assignment, actor: User, reason: str, now=None) -> Assignment:
+    """Skip an item with a reason. Its slot goes back to the pool; this annotator won't see it again.
+    Skipping twice is harmless (idempotent)."""
+    now = now or timezone.now()
+    assignment = _owned_assignment(assignment, actor)
+    if assignment.status == Assignment.Status.SKIPPED:
+        return assignment
+    if assignment.status != ACTIVE:
         raise QuorumError(
-            f"item {item.external_id!r}: {annotator.username} already worked on it", field="item"
-        ) from None
+            f"assignment {assignment.pk}: it is {assignment.status}, so it cannot be skipped", field="assignment"
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise QuorumError("reason: say why you skip this item", field="reason")
+    assignment.status = Assignment.Status.SKIPPED
+    assignment.skip_reason = reason[:500]
+    assignment.finished_at = now
+    assignment.save(update_fields=["status", "skip_reason", "finished_at"])
+    if not assignment.is_gold:
+        Item.objects.filter(pk=assignment.item_id, assigned_count__gt=0).update(assigned_count=F("assigned_count") - 1)
+    return assignment
+
+
+@transaction.atomic
+def flag_raise(*, assignment: Assignment, actor: User, question: str) -> Flag:
+    """Ask the lead a question about the assignment's item. The lease stays: the annotator can
+    still label or skip it."""
+    assignment = _owned_assignment(assignment, actor)
+    question = (question or "").strip()
+    if not question:
+        raise QuorumError("question: write the question for the lead", field="question")
+    flag = Flag(
+        project=assignment.project,
+        item_id=assignment.item_id,
+        assignment=assignment,
+        raised_by=actor,
+        question=question,
+    )
+    flag.full_clean()
+    flag.save()
+    return flag
+
+
+@transaction.atomic
+def flag_answer(*, flag: Flag, actor: User, answer: str) -> Flag:
+    """The lead answers an annotator's question."""
+    flag = Flag.objects.select_for_update().select_related("project").get(pk=flag.pk)
+    _require_lead(actor, flag.project)
+    answer = (answer or "").strip()
+    if not answer:
+        raise QuorumError("answer: write the answer", field="answer")
+    flag.answer = answer
+    flag.status = Flag.Status.ANSWERED
+    flag.answered_by = actor
+    flag.answered_at = timezone.now()
+    flag.save(update_fields=["answer", "status", "answered_by", "answered_at"])
+    return flag
 
 
 @transaction.atomic
@@ -238,35 +451,38 @@ def annotation_submit(
 
     Labels are checked against the schema version in force; the schema and guideline versions
     are recorded with the annotation. Submitting the same assignment again returns the stored
-    annotation unchanged (idempotent double submit). The item's done-count grows by one.
+    annotation unchanged (idempotent double submit). A lease that lapsed is still accepted while
+    the item has a free slot; otherwise the refusal says so. When the item's first annotations
+    disagree beyond the project's threshold, its overlap grows by one (up to the maximum).
     """
     now = now or timezone.now()
-    assignment = Assignment.objects.select_for_update().select_related("item", "project").get(pk=assignment.pk)
-    if assignment.annotator_id != actor.pk:
-        raise NotAllowed("this assignment belongs to another annotator")
+    assignment = _owned_assignment(assignment, actor)
     existing = Annotation.objects.filter(assignment=assignment).first()
     if existing is not None:
         return existing
-    if assignment.status != Assignment.Status.ACTIVE:
-        raise QuorumError(f"assignment {assignment.pk}: it is {assignment.status}, not active", field="assignment")
-    item = Item.objects.select_for_update().get(pk=assignment.item_id)
-    if item.annotations_done >= item.required_annotations:
-        raise QuorumError(
-            f"item {item.external_id!r}: your lease expired and its {item.required_annotations} slots were filled meanwhile",
-            field="assignment",
-        )
+    if assignment.status == Assignment.Status.SKIPPED:
+        raise QuorumError(f"assignment {assignment.pk}: you skipped this item", field="assignment")
     project = assignment.project
+    item = Item.objects.select_for_update().get(pk=assignment.item_id)
+    if assignment.status == Assignment.Status.EXPIRED and not item.is_gold:
+        if item.assigned_count >= item.required_annotations:
+            raise QuorumError(
+                f"item {item.external_id!r}: your lease expired and its {item.required_annotations} slots were "
+                "taken meanwhile; your answer was not recorded",
+                field="assignment",
+            )
+        item.assigned_count += 1
     version = schema_version_current(schema_id=project.label_schema_id)
     if version is None:
         raise QuorumError(f"project {project.name!r} has no label schema", field="labels")
     allowed = version.labels.values_list("key", flat=True)
     chosen = labels_chosen_check(labels, allowed=allowed, multi=version.schema.selection == LabelSchema.Selection.MULTI)
-    if not isinstance(time_spent_ms, int) or time_spent_ms < 0:
+    if not isinstance(time_spent_ms, int) or isinstance(time_spent_ms, bool) or time_spent_ms < 0:
         raise QuorumError("time_spent_ms: give a whole number of milliseconds, 0 or more", field="time_spent_ms")
     annotation = Annotation.objects.create(
         assignment=assignment,
         project=project,
-        item=assignment.item,
+        item=item,
         annotator=actor,
         labels=chosen,
         schema_version=version,
@@ -277,5 +493,24 @@ def annotation_submit(
     assignment.status = Assignment.Status.SUBMITTED
     assignment.finished_at = now
     assignment.save(update_fields=["status", "finished_at"])
-    Item.objects.filter(pk=item.pk).update(annotations_done=F("annotations_done") + 1)
+    if not item.is_gold:
+        item.annotations_done += 1
+        item.required_annotations = _overlap_after(item=item, project=project)
+        item.save(update_fields=["assigned_count", "annotations_done", "required_annotations"])
     return annotation
+
+
+def _overlap_after(*, item: Item, project: Project) -> int:
+    """Dynamic overlap: once all current slots are answered, one more if the answers disagree."""
+    threshold = project.dynamic_overlap_threshold
+    if (
+        threshold <= 0
+        or item.annotations_done < item.required_annotations
+        or item.required_annotations >= project.max_overlap
+    ):
+        return item.required_annotations
+    answers = [
+        tuple(sorted(labels)) for labels in Annotation.objects.filter(item=item).values_list("labels", flat=True)
+    ]
+    top_share = Counter(answers).most_common(1)[0][1] / len(answers)
+    return item.required_annotations + 1 if top_share < threshold else item.required_annotations

@@ -251,6 +251,7 @@ def item_row_clean(
                 "gold_label",
                 exc.message.split(": ", 1)[1].replace("is not a label", "is an unknown gold label, not a label"),
             ) from None
+    values["is_gold"] = values["gold_labels"] is not None
     values["content_hash"] = item_content_hash(values)
     return values
 

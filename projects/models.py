@@ -150,6 +150,23 @@ class Project(models.Model):
     max_overlap = models.PositiveSmallIntegerField(default=5, validators=[MinValueValidator(1), MaxValueValidator(50)])
     gold_rate = models.FloatField(default=0.05, validators=_unit_interval())
     lease_minutes = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1)])
+    dynamic_overlap_threshold = models.FloatField(
+        default=0.6,
+        validators=_unit_interval(),
+        help_text="When the share of the most common answer among an item's first annotations is below this, "
+        "the item gets one more annotator (up to max_overlap). 0 turns dynamic overlap off.",
+    )
+    require_language_match = models.BooleanField(
+        default=False, help_text="Only give an annotator items in the languages on their profile."
+    )
+    # Wellness: harmful content all day takes care.
+    blur_media = models.BooleanField(default=True, help_text="Blur images and video until the annotator reveals them.")
+    graphic_daily_cap = models.PositiveIntegerField(
+        default=100, help_text="Items tagged graphic per annotator per day; after it, only non-graphic work. 0: no cap."
+    )
+    break_reminder_minutes = models.PositiveSmallIntegerField(
+        default=50, help_text="Remind the annotator to take a break after this many minutes of continuous work. 0: off."
+    )
     # Progress rollup, refreshed by the projects.project_progress_refresh task.
     items_total = models.PositiveIntegerField(default=0)
     annotations_required = models.PositiveIntegerField(default=0)
