@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -32,4 +32,26 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
-    return exception_handler(exc, context)
+    response = exception_handler(exc, context)
+    if isinstance(exc, exceptions.ValidationError) and response is not None:
+        response.data = _serializer_errors_body(response.data)
+    return response
+
+
+def _serializer_errors_body(errors: Any) -> dict[str, Any]:
+    """DRF's {field: [messages]} in the same shape as domain errors: the first problem as
+    `detail` ("field: message") and `field`, with every error kept under `errors`."""
+    field, messages = None, errors
+    while isinstance(messages, dict) and messages:
+        key, messages = next(iter(messages.items()))
+        field = key if field is None else f"{field}.{key}"
+    while isinstance(messages, list) and messages:
+        messages = messages[0]
+    message = str(messages)
+    body: dict[str, Any] = {"code": "invalid", "errors": errors}
+    if field and field != "non_field_errors":
+        body["detail"] = f"{field}: {message}"
+        body["field"] = field
+    else:
+        body["detail"] = message
+    return body

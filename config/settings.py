@@ -235,6 +235,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Name the enums by their model so the schema reads well and no two collide.
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectPhaseEnum": "projects.models.Project.Phase",
+        "DataRequestStatusEnum": "projects.models.DataRequest.Status",
+        "BlockerStatusEnum": "projects.models.Blocker.Status",
+        "FlagStatusEnum": "annotation.models.Flag.Status",
+        "AssignmentStatusEnum": "annotation.models.Assignment.Status",
+    },
 }
 
 # --- Security ---------------------------------------------------------------------------------

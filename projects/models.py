@@ -103,7 +103,7 @@ class ProjectQuerySet(models.QuerySet):
         (requesters) where the project answers a request of their team."""
         if user.is_superuser:
             return self
-        condition = Q(lead=user) | Q(memberships__user=user)
+        condition = Q(lead=user) | Q(memberships__user=user, memberships__is_active=True)
         if user.team_id:
             condition |= Q(request__team_id=user.team_id)
         return self.filter(pk__in=Project.objects.filter(condition).values("pk"))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from projects.models import DataRequest, Project
+    from projects.models import Blocker, DataRequest, Project
 
 
 def project_roles(user: User, project: Project) -> set[str]:
@@ -41,6 +41,11 @@ def can_manage_project(user: User, project: Project) -> bool:
 
 def can_open_blocker(user: User, project: Project) -> bool:
     return bool(project_roles(user, project) & {"lead", "annotator", "reviewer"})
+
+
+def can_resolve_blocker(user: User, blocker: Blocker) -> bool:
+    """Leads of the project and the blocker's owner."""
+    return can_manage_project(user, blocker.project) or (user.is_authenticated and blocker.owner_id == user.pk)
 
 
 def can_create_project(user: User) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from projects.models import Activity, Blocker, DataRequest, Membership, Project
 
@@ -25,6 +26,8 @@ def project_list(*, user: User) -> QuerySet[Project]:
                 "blockers", filter=Q(blockers__status=Blocker.Status.OPEN, blockers__kind=Blocker.Kind.RISK)
             ),
         )
+        # Aggregation drops Meta.ordering, so the order is stated (pages need a stable one).
+        .order_by("deadline", "name", "id")
     )
 
 
@@ -70,6 +73,47 @@ def annotator_projects(*, user: User) -> QuerySet[Project]:
             memberships__role=Membership.Role.ANNOTATOR,
             memberships__is_active=True,
             phase__in=[Project.Phase.PILOT, Project.Phase.PRODUCTION],
+        )
+        .select_related("lead")
+        .distinct()
+    )
+
+
+def project_page_get(*, user: User, pk: int) -> Project:
+    """One project for its page: project_get, plus its open blockers and risks (`blockers_open`,
+    most severe first) and its ten latest resolved ones (`blockers_resolved`), people loaded."""
+    project = project_get(user=user, pk=pk)
+    people = Blocker.objects.select_related("owner", "opened_by", "resolved_by")
+    prefetch_related_objects(
+        [project],
+        Prefetch("blockers", queryset=people.filter(status=Blocker.Status.OPEN), to_attr="blockers_open"),
+        Prefetch(
+            "blockers",
+            queryset=people.filter(status=Blocker.Status.RESOLVED).order_by("-resolved_at", "-id")[:10],
+            to_attr="blockers_resolved",
+        ),
+    )
+    return project
+
+
+def project_lead_list(*, user: User) -> QuerySet[User]:
+    """The leads of the projects `user` may see (the portfolio's lead filter offers these)."""
+    return (
+        get_user_model()
+        .objects.filter(led_projects__in=Project.objects.visible_to(user))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def reviewer_projects(*, user: User) -> QuerySet[Project]:
+    """Projects in which `user` is an active reviewer and there is work to review (pilot to QA)."""
+    return (
+        Project.objects.filter(
+            memberships__user=user,
+            memberships__role=Membership.Role.REVIEWER,
+            memberships__is_active=True,
+            phase__in=[Project.Phase.PILOT, Project.Phase.PRODUCTION, Project.Phase.QA],
         )
         .select_related("lead")
         .distinct()

@@ -284,6 +284,11 @@ def project_create(
         "max_overlap",
         "gold_rate",
         "lease_minutes",
+        "dynamic_overlap_threshold",
+        "require_language_match",
+        "blur_media",
+        "graphic_daily_cap",
+        "break_reminder_minutes",
     }
     unknown = set(fields) - allowed
     if unknown:
@@ -510,6 +515,10 @@ def blocker_open(
 
 @transaction.atomic
 def blocker_assign(*, blocker: Blocker, owner: User, actor: User) -> Blocker:
+    """Give an open blocker or risk to a member of its project."""
+    blocker = Blocker.objects.select_for_update().select_related("project").get(pk=blocker.pk)
+    if blocker.status != Blocker.Status.OPEN:
+        raise IllegalTransition(f"“{blocker.title}” is resolved; only open blockers can be assigned", field="status")
     if not policies.can_manage_project(actor, blocker.project):
         raise NotAllowed(f"{actor.username} is not a lead of project {blocker.project.name!r}")
     if not policies.project_roles(owner, blocker.project):
@@ -530,7 +539,7 @@ def blocker_resolve(*, blocker: Blocker, actor: User | None, resolution: str) ->
     """Resolve an open blocker or risk with a resolution. Leads and the blocker's owner may;
     `actor` None is the system closing a risk whose cause is gone."""
     blocker = Blocker.objects.select_for_update().select_related("project").get(pk=blocker.pk)
-    if actor is not None and not (policies.can_manage_project(actor, blocker.project) or blocker.owner_id == actor.pk):
+    if actor is not None and not policies.can_resolve_blocker(actor, blocker):
         raise NotAllowed(f"{actor.username} may not resolve “{blocker.title}” (leads and its owner may)")
     if blocker.status != Blocker.Status.OPEN:
         raise IllegalTransition(f"“{blocker.title}” is already resolved", field="status")

@@ -20,7 +20,16 @@ class ProjectFilterSet(filters.FilterSet):
 
     class Meta:
         model = Project
-        fields = ["phase", "lead", "lead_username", "deadline_before", "deadline_after", "priority", "modality", "search"]
+        fields = [
+            "phase",
+            "lead",
+            "lead_username",
+            "deadline_before",
+            "deadline_after",
+            "priority",
+            "modality",
+            "search",
+        ]
 
     def filter_has_open_blockers(self, queryset, name, value):
         # `open_blockers` is annotated by projects.selectors.project_list.

@@ -1,0 +1,244 @@
+"""Serializers of the projects API. <Model>Serializer is output only (read-only, loaded by the
+selectors: no queries here); <Model>CreateSerializer and the action serializers only parse and
+type-check input. Business rules (deadlines, language codes, volumes, roles, phases) live in
+projects.services, which the views call with `validated_data`: nothing here saves anything."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import User
+from projects import services
+from projects.models import Blocker, DataRequest, Project
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+        read_only_fields = fields
+
+
+class ProposedLabelSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64, help_text="Lowercase letters, digits, '_' or '-', e.g. 'hate'.")
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    definition = serializers.CharField(required=False, allow_blank=True)
+
+
+class _LanguagesField(serializers.ListField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Language codes, e.g. ['en', 'pt-BR'].")
+        super().__init__(child=serializers.CharField(max_length=35), **kwargs)
+
+
+class VisibleProjectField(serializers.PrimaryKeyRelatedField):
+    """A project id looked up among the projects the requesting user may see. Any other id is
+    "does not exist", whether or not it does, so the ids of other projects do not leak."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Project.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        return Project.objects.visible_to(self.context["request"].user)
+
+
+def _active_users():
+    return User.objects.filter(is_active=True)
+
+
+# --- Data requests ----------------------------------------------------------------------------
+
+DATAREQUEST_INPUT_FIELDS = [
+    "title",
+    "description",
+    "purpose",
+    "modality",
+    "languages",
+    "regions",
+    "label_schema",
+    "proposed_labels",
+    "volume_total",
+    "volume_per_class",
+    "sampling_notes",
+    "privacy_notes",
+    "deadline",
+    "min_alpha",
+    "min_gold_accuracy",
+    "priority",
+]
+
+
+class DataRequestSerializer(serializers.ModelSerializer):
+    languages = _LanguagesField(read_only=True)
+    regions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    proposed_labels = ProposedLabelSerializer(many=True, read_only=True)
+    volume_per_class = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+    requester = serializers.CharField(source="requester.username", read_only=True)
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True)
+    project = serializers.IntegerField(
+        source="project.id", read_only=True, allow_null=True, help_text="The project made from it, once accepted."
+    )
+
+    class Meta:
+        model = DataRequest
+        fields = [
+            "id",
+            *DATAREQUEST_INPUT_FIELDS,
+            "status",
+            "rejection_reason",
+            "requester",
+            "team",
+            "decided_by",
+            "decided_at",
+            "project",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DataRequestCreateSerializer(serializers.ModelSerializer):
+    languages = _LanguagesField(required=False)
+    regions = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    proposed_labels = ProposedLabelSerializer(
+        many=True, required=False, help_text="Labels to create, when no existing label_schema fits."
+    )
+    volume_per_class = serializers.DictField(
+        child=serializers.IntegerField(min_value=0), required=False, help_text="{label key: item count}"
+    )
+
+    class Meta:
+        model = DataRequest
+        fields = DATAREQUEST_INPUT_FIELDS
+
+
+class DataRequestAcceptSerializer(serializers.Serializer):
+    lead = serializers.PrimaryKeyRelatedField(
+        queryset=_active_users(), required=False, allow_null=True, help_text="The project's lead; you by default."
+    )
+    name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="The project's name; the request title by default."
+    )
+
+
+class DataRequestRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why the request is rejected; the requester reads it.")
+
+
+# --- Projects ---------------------------------------------------------------------------------
+
+PROJECT_SETTINGS_FIELDS = [
+    "purpose",
+    "modality",
+    "languages",
+    "priority",
+    "deadline",
+    "label_schema",
+    "min_alpha",
+    "min_gold_accuracy",
+    "min_audit_accuracy",
+    "default_overlap",
+    "max_overlap",
+    "gold_rate",
+    "lease_minutes",
+]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    lead = UserSummarySerializer(read_only=True)
+    languages = _LanguagesField(read_only=True)
+    progress = serializers.FloatField(read_only=True, help_text="Share of the required annotations done, 0 to 1.")
+    open_blockers = serializers.IntegerField(read_only=True)
+    open_risks = serializers.IntegerField(read_only=True)
+    next_phases = serializers.SerializerMethodField(help_text="The phases the rules allow next (guards aside).")
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "description",
+            "phase",
+            "phase_changed_at",
+            "lead",
+            "request",
+            *PROJECT_SETTINGS_FIELDS,
+            "items_total",
+            "annotations_required",
+            "annotations_done",
+            "items_completed",
+            "progress",
+            "open_blockers",
+            "open_risks",
+            "next_phases",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_next_phases(self, obj: Project) -> list[str]:
+        # Pure rules on the row's own fields: no query.
+        return services.project_next_phases(project=obj)
+
+
+class ProjectCreateSerializer(serializers.ModelSerializer):
+    lead = serializers.PrimaryKeyRelatedField(
+        queryset=_active_users(), required=False, help_text="The project's lead; you by default."
+    )
+    languages = _LanguagesField(required=False)
+
+    class Meta:
+        model = Project
+        fields = ["name", "description", "lead", *PROJECT_SETTINGS_FIELDS]
+
+
+class ProjectTransitionSerializer(serializers.Serializer):
+    to_phase = serializers.ChoiceField(choices=Project.Phase.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", help_text="Needed to go on hold.")
+
+
+# --- Blockers and risks -----------------------------------------------------------------------
+
+
+class BlockerSerializer(serializers.ModelSerializer):
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    owner = UserSummarySerializer(read_only=True, allow_null=True)
+    opened_by = serializers.CharField(source="opened_by.username", read_only=True, allow_null=True)
+    resolved_by = serializers.CharField(source="resolved_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Blocker
+        fields = [
+            "id",
+            "project",
+            "project_name",
+            "kind",
+            "title",
+            "description",
+            "severity",
+            "status",
+            "owner",
+            "opened_by",
+            "rule",
+            "opened_at",
+            "resolved_at",
+            "resolved_by",
+            "resolution",
+        ]
+        read_only_fields = fields
+
+
+class BlockerCreateSerializer(serializers.ModelSerializer):
+    project = VisibleProjectField()
+    owner = serializers.PrimaryKeyRelatedField(queryset=_active_users(), required=False, allow_null=True)
+
+    class Meta:
+        model = Blocker
+        fields = ["project", "kind", "title", "description", "severity", "owner"]
+
+
+class BlockerResolveSerializer(serializers.Serializer):
+    resolution = serializers.CharField(help_text="How it was resolved.")
+
+
+class BlockerAssignSerializer(serializers.Serializer):
+    owner = serializers.PrimaryKeyRelatedField(queryset=_active_users(), help_text="A member of the project.")
