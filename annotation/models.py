@@ -162,7 +162,9 @@ class Item(models.Model):
             models.CheckConstraint(
                 condition=Q(assigned_count__lte=models.F("required_annotations")), name="item_assigned_within_overlap"
             ),
-            models.CheckConstraint(condition=Q(is_gold=False) | Q(gold_labels__isnull=False), name="item_gold_has_labels"),
+            models.CheckConstraint(
+                condition=Q(is_gold=False) | Q(gold_labels__isnull=False), name="item_gold_has_labels"
+            ),
         ]
         indexes = [
             # The assignment engine's pick: items of a project with open slots, best first. Partial,
@@ -206,7 +208,9 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["annotator", "project", "status"]),
             models.Index(fields=["item", "status"]),
-            models.Index(fields=["status", "expires_at"], name="assignment_active_expiry_idx", condition=Q(status="active")),
+            models.Index(
+                fields=["status", "expires_at"], name="assignment_active_expiry_idx", condition=Q(status="active")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -291,7 +295,9 @@ class ImportJob(models.Model):
     batch_name = models.CharField(max_length=200)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     source_name = models.CharField(max_length=300)
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    file = models.FileField(
+        upload_to="imports/%Y/%m/", blank=True, help_text="Uploaded files; empty for a server-side path."
+    )
     format = models.CharField(max_length=8, choices=Format.choices)
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

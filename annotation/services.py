@@ -3,21 +3,28 @@ assignments and annotations. Each function validates, applies atomically and rec
 
 from __future__ import annotations
 
+import csv
 import math
+import tempfile
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
+from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from annotation.importers import format_from_name, read_chunks
 from annotation.models import (
     Annotation,
     Assignment,
     Batch,
     Flag,
     Guideline,
+    ImportJob,
     Item,
     Label,
     LabelSchema,
@@ -143,33 +150,64 @@ def batch_create(*, project: Project, name: str, actor: User, source: str = "") 
     return batch
 
 
+class _ItemRules:
+    """What a row is checked against in one project: the schema version in force and the overlap."""
+
+    def __init__(self, project: Project) -> None:
+        version = schema_version_current(schema_id=project.label_schema_id)
+        self.label_keys = set(version.labels.values_list("key", flat=True)) if version else None
+        self.multi = bool(version and version.schema.selection == LabelSchema.Selection.MULTI)
+        self.default_overlap = project.default_overlap
+        self.max_overlap = project.max_overlap
+
+    def clean(self, row: Mapping[str, Any], row_number: int | None) -> dict[str, Any]:
+        values = item_row_clean(
+            row,
+            row_number=row_number,
+            label_keys=self.label_keys,
+            multi=self.multi,
+            default_overlap=self.default_overlap,
+        )
+        if values["required_annotations"] > self.max_overlap:
+            where = (
+                f"row {row_number}, column required_annotations" if row_number is not None else "required_annotations"
+            )
+            raise QuorumError(
+                f"{where}: {values['required_annotations']} is above the project's maximum overlap ({self.max_overlap})",
+                field="required_annotations",
+                row=row_number,
+            )
+        return values
+
+
+def _existing_external_ids(project: Project, external_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(external_ids), 5000):
+        found.update(
+            Item.objects.filter(project=project, external_id__in=external_ids[start : start + 5000]).values_list(
+                "external_id", flat=True
+            )
+        )
+    return found
+
+
 @transaction.atomic
 def items_add(*, batch: Batch, rows: Iterable[Mapping[str, Any]], actor: User, first_row: int = 1) -> list[Item]:
     """Validate `rows` and add them to `batch` as items, all or nothing.
 
     A row whose external id is already in the project, or repeated in `rows`, is an error naming
     the row. Gold labels are checked against the schema version in force. On any error nothing
-    is written. Queues a progress refresh of the project on commit.
+    is written. Queues a progress refresh of the project on commit. (Files go through
+    import_job_run, which streams, reports every bad row and skips ids already imported.)
     """
     project = batch.project
     _require_lead(actor, project)
-    version = schema_version_current(schema_id=project.label_schema_id)
-    label_keys = set(version.labels.values_list("key", flat=True)) if version else None
-    multi = bool(version and version.schema.selection == LabelSchema.Selection.MULTI)
+    rules = _ItemRules(project)
     cleaned: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for offset, row in enumerate(rows):
         row_number = first_row + offset
-        values = item_row_clean(
-            row, row_number=row_number, label_keys=label_keys, multi=multi, default_overlap=project.default_overlap
-        )
-        if values["required_annotations"] > project.max_overlap:
-            raise QuorumError(
-                f"row {row_number}, column required_annotations: {values['required_annotations']} is above the "
-                f"project's maximum overlap ({project.max_overlap})",
-                field="required_annotations",
-                row=row_number,
-            )
+        values = rules.clean(row, row_number)
         if values["external_id"] in seen:
             raise QuorumError(
                 f"row {row_number}, column external_id: {values['external_id']!r} repeats row {seen[values['external_id']]}",
@@ -178,11 +216,7 @@ def items_add(*, batch: Batch, rows: Iterable[Mapping[str, Any]], actor: User, f
             )
         seen[values["external_id"]] = row_number
         cleaned.append(values)
-    existing = (
-        set(Item.objects.filter(project=project, external_id__in=list(seen)).values_list("external_id", flat=True))
-        if seen
-        else set()
-    )
+    existing = _existing_external_ids(project, list(seen))
     if existing:
         external_id = min(existing, key=lambda e: seen[e])
         raise QuorumError(
@@ -195,6 +229,192 @@ def items_add(*, batch: Batch, rows: Iterable[Mapping[str, Any]], actor: User, f
     )
     _progress_refresh_on_commit(project.pk)
     return items
+
+
+# --- Imports ----------------------------------------------------------------------------------
+
+IMPORT_ERRORS_KEPT = 200
+
+
+def _import_progress_key(job_id: int) -> str:
+    return f"quorum:import:{job_id}:rows_read"
+
+
+@transaction.atomic
+def import_job_create(
+    *,
+    project: Project,
+    actor: User,
+    batch_name: str,
+    upload=None,
+    source_path: str | None = None,
+    mode: str = ImportJob.Mode.ALL_OR_NOTHING,
+    fmt: str | None = None,
+) -> ImportJob:
+    """Register a file of items for import into the batch `batch_name` and queue its import.
+
+    Either `upload` (an uploaded file, stored under MEDIA_ROOT) or `source_path` (a file on the
+    server, for the command line). The import itself runs in the annotation.import_run task,
+    queued on commit.
+    """
+    _require_lead(actor, project)
+    batch_name = (batch_name or "").strip()
+    if not batch_name:
+        raise QuorumError("batch_name: name the batch the items go into", field="batch_name")
+    if mode not in ImportJob.Mode.values:
+        raise QuorumError(f"mode: {mode!r} is not one of {', '.join(ImportJob.Mode.values)}", field="mode")
+    if (upload is None) == (source_path is None):
+        raise QuorumError("file: give exactly one file", field="file")
+    name = upload.name if upload is not None else str(source_path)
+    fmt = fmt or format_from_name(name)
+    if fmt not in ImportJob.Format.values:
+        raise QuorumError(f"format: {fmt!r} is not one of {', '.join(ImportJob.Format.values)}", field="format")
+    job = ImportJob(
+        project=project, created_by=actor, batch_name=batch_name, source_name=name[-300:], format=fmt, mode=mode
+    )
+    if upload is not None:
+        job.file.save(upload.name.rsplit("/", 1)[-1], upload, save=False)
+    job.save()
+    if upload is not None:
+        from annotation.tasks import import_run as import_run_task
+
+        transaction.on_commit(lambda: import_run_task.delay(job.pk))
+    return job
+
+
+def import_job_run(
+    *, job_id: int, source_path: str | None = None, on_progress: Callable[[int], None] | None = None
+) -> ImportJob:
+    """Run an import: stream the file in chunks, check every row, write the items.
+
+    All or nothing (the default): if any row is bad, nothing is written and the job fails with
+    every bad row reported. Skip-bad-rows: the good rows are written and the bad ones reported.
+    Either way rows whose external id the project already has are skipped and counted, so
+    importing the same file twice adds nothing twice; an id repeated inside the file is an error.
+    The report of bad rows (row, column, message) is stored as a CSV file on the job.
+    Idempotent: a finished job is returned as it is.
+    """
+    job = ImportJob.objects.select_related("project").get(pk=job_id)
+    if job.status in (ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED):
+        return job
+    job.status = ImportJob.Status.RUNNING
+    job.started_at = timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    project = job.project
+    rules = _ItemRules(project)
+    report = tempfile.TemporaryFile("w+", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+    writer = csv.writer(report)
+    writer.writerow(["row", "column", "message"])
+    counts = {"rows_read": 0, "items_created": 0, "rows_existing": 0, "rows_invalid": 0}
+    kept_errors: list[dict[str, Any]] = []
+    atomic = job.mode == ImportJob.Mode.ALL_OR_NOTHING
+    file_error: QuorumError | None = None
+
+    def bad(row_number: int | None, column: str | None, message: str) -> None:
+        counts["rows_invalid"] += 1
+        writer.writerow([row_number if row_number is not None else "", column or "", message])
+        if len(kept_errors) < IMPORT_ERRORS_KEPT:
+            kept_errors.append({"row": row_number, "column": column, "message": message})
+
+    try:
+        with transaction.atomic():
+            batch, _ = Batch.objects.get_or_create(
+                project=project, name=job.batch_name, defaults={"created_by": job.created_by, "source": job.source_name}
+            )
+            seen: dict[str, int] = {}
+            with _open_source(job, source_path) as handle:
+                for chunk in read_chunks(handle, fmt=job.format):
+                    good: list[dict[str, Any]] = []
+                    for row_number, row in chunk:
+                        counts["rows_read"] += 1
+                        try:
+                            values = rules.clean(row, row_number)
+                        except QuorumError as exc:
+                            bad(row_number, exc.field, exc.message)
+                            continue
+                        first = seen.setdefault(values["external_id"], row_number)
+                        if first != row_number:
+                            bad(
+                                row_number,
+                                "external_id",
+                                f"row {row_number}, column external_id: {values['external_id']!r} repeats row {first}",
+                            )
+                            continue
+                        good.append(values)
+                    existing = _existing_external_ids(project, [v["external_id"] for v in good])
+                    counts["rows_existing"] += len(existing)
+                    if not (atomic and counts["rows_invalid"]):
+                        new = [
+                            Item(project=project, batch=batch, **v) for v in good if v["external_id"] not in existing
+                        ]
+                        Item.objects.bulk_create(new, batch_size=2000)
+                        counts["items_created"] += len(new)
+                    cache.set(_import_progress_key(job.pk), counts["rows_read"], timeout=24 * 3600)
+                    if on_progress:
+                        on_progress(counts["rows_read"])
+            job.batch = batch
+            if atomic and counts["rows_invalid"]:
+                raise _RollBack
+    except _RollBack:
+        job.batch = None
+        counts["items_created"] = 0
+    except QuorumError as exc:  # the file itself could not be read
+        file_error = exc
+        job.batch = None
+        counts["items_created"] = 0
+        bad(exc.row, exc.field, exc.message)
+    job.status = (
+        ImportJob.Status.FAILED if (file_error or (atomic and counts["rows_invalid"])) else ImportJob.Status.SUCCEEDED
+    )
+    for field, value in counts.items():
+        setattr(job, field, value)
+    job.errors = kept_errors
+    job.message = _import_message(job, file_error)
+    job.finished_at = timezone.now()
+    if counts["rows_invalid"]:
+        report.seek(0)
+        job.error_report.save(f"import-{job.pk}-errors.csv", File(report), save=False)
+    report.close()
+    job.save()
+    cache.delete(_import_progress_key(job.pk))
+    if job.items_created:
+        _progress_refresh_on_commit(project.pk)
+    return job
+
+
+class _RollBack(Exception):
+    """Raised inside the import's transaction to undo it when a bad row makes an all-or-nothing import fail."""
+
+
+def _open_source(job: ImportJob, source_path: str | None):
+    if source_path is not None:
+        return open(source_path, "rb")
+    if not job.file:
+        raise QuorumError("file: the import has no file", field="file")
+    return job.file.open("rb")
+
+
+def _import_message(job: ImportJob, file_error: QuorumError | None) -> str:
+    if file_error is not None:
+        return f"The file could not be read: {file_error.message}. Nothing was imported."
+    if job.status == ImportJob.Status.FAILED:
+        return (
+            f"{job.rows_invalid} of {job.rows_read} rows are bad, so nothing was imported (all or nothing). "
+            "Fix them, or import again with skip-bad-rows to import the good rows."
+        )
+    parts = [f"{job.items_created} items imported from {job.rows_read} rows"]
+    if job.rows_existing:
+        parts.append(f"{job.rows_existing} already imported before")
+    if job.rows_invalid:
+        parts.append(f"{job.rows_invalid} bad rows skipped (see the error report)")
+    return "; ".join(parts) + "."
+
+
+def import_job_fail(*, job_id: int, message: str) -> None:
+    """Mark a job failed after its task gave up (the import's own transaction already rolled back)."""
+    ImportJob.objects.filter(pk=job_id).exclude(status=ImportJob.Status.SUCCEEDED).update(
+        status=ImportJob.Status.FAILED, message=message[:2000], finished_at=timezone.now(), items_created=0
+    )
 
 
 def _progress_refresh_on_commit(project_id: int) -> None:

@@ -284,6 +284,7 @@ LOGGING = {
 QUORUM_MEDIA_URL_SCHEMES = ("http", "https")
 
 CELERY_BEAT_SCHEDULE = {
+    "annotation.assignment_expire_sweep": {"task": "annotation.assignment_expire_sweep", "schedule": 60},
     "projects.project_progress_refresh_all": {
         "task": "projects.project_progress_refresh_all",
         "schedule": env_int("QUORUM_PROGRESS_REFRESH_SECONDS", 300),

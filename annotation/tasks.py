@@ -1,0 +1,31 @@
+"""Celery tasks of the annotation app: thin interfaces over services (ids in, small dict out)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from annotation import services
+
+
+@shared_task(name="annotation.import_run", bind=True, acks_late=True, max_retries=2, default_retry_delay=30)
+def import_run(self, job_id: int) -> dict[str, object]:
+    """Import one uploaded file. The import is one transaction, so a retry after a crash starts clean."""
+    try:
+        job = services.import_job_run(job_id=job_id)
+    except Exception as exc:
+        if self.request.retries >= self.max_retries:
+            services.import_job_fail(job_id=job_id, message=f"The import stopped with an internal error: {exc!r}")
+            raise
+        raise self.retry(exc=exc) from exc
+    return {
+        "job_id": job.pk,
+        "status": job.status,
+        "items_created": job.items_created,
+        "rows_invalid": job.rows_invalid,
+    }
+
+
+@shared_task(name="annotation.assignment_expire_sweep", bind=True, acks_late=True, max_retries=3)
+def assignment_expire_sweep(self) -> dict[str, int]:
+    """Periodic (beat): give the slots of lapsed leases back."""
+    return {"expired": services.assignment_expire_sweep()}
