@@ -1,24 +1,195 @@
-"""Pages of the projects app (filled in by the pages work)."""
+"""Pages of the projects app: the lead's portfolio and triage, project pages, request pages.
 
+Each handler parses input, checks the role through projects.policies, calls one service or
+selector, and renders or redirects. A domain refusal (QuorumError or ValidationError) becomes an
+error message on the page it came from, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from config.errors import QuorumError
+from config.exceptions import validation_error_body
+from projects import policies, selectors, services
+from projects.api.filters import ProjectFilterSet
+from projects.forms import BlockerOpenForm, form_errors_text
+from projects.models import DataRequest, Project
+
+T = TypeVar("T")
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+def _attempt(request: HttpRequest, service: Callable[..., T], **kwargs: Any) -> T | None:
+    """Call a service; a domain refusal becomes an error message with its text (and None)."""
+    try:
+        return service(**kwargs)
+    except QuorumError as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, validation_error_body(exc)["detail"])
+    return None
+
+
+def _redirect_back(request: HttpRequest, fallback: Any) -> HttpResponse:
+    """Back to the page the form was on (its `next` field), if that is one of ours; else `fallback`."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(fallback)
+
+
+def _project_or_404(request: HttpRequest, pk: int, selector: Callable[..., Project] = selectors.project_get) -> Project:
+    """The project if the user may see it; 404 otherwise, so other projects do not leak."""
+    try:
+        project = selector(user=request.user, pk=pk)
+    except Project.DoesNotExist:
+        raise Http404("No such project.")
+    if not policies.can_view_project(request.user, project):
+        raise Http404("No such project.")
+    return project
+
+
+def _request_or_404(request: HttpRequest, pk: int) -> DataRequest:
+    data_request = get_object_or_404(selectors.datarequest_list(user=request.user), pk=pk)
+    if not policies.can_view_request(request.user, data_request):
+        raise Http404("No such request.")
+    return data_request
+
+
+def _require(allowed: bool, why: str) -> None:
+    if not allowed:
+        raise PermissionDenied(why)
+
+
+# --- Portfolio --------------------------------------------------------------------------------
 
 
 @login_required
+@vary_on_headers("HX-Request")
 def portfolio(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    """The lead's portfolio: projects filtered by ProjectFilterSet, and requests waiting for triage.
+    htmx filter requests get only the table; a history restore gets the whole page."""
+    _require(policies.can_triage_requests(request.user), "The portfolio is for project leads.")
+    filterset = ProjectFilterSet(request.GET, queryset=selectors.project_list(user=request.user))
+    context: dict[str, Any] = {"filterset": filterset, "projects": filterset.qs}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "projects/project_portfolio.html#table", context)
+    context["leads"] = selectors.project_lead_list(user=request.user)
+    context["triage"] = selectors.datarequest_list(user=request.user).filter(status=DataRequest.Status.SUBMITTED)
+    return render(request, "projects/project_portfolio.html", context)
+
+
+# --- Project page and its actions -------------------------------------------------------------
 
 
 @login_required
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    raise NotImplementedError
+    project = _project_or_404(request, pk, selector=selectors.project_page_get)
+    can_manage = policies.can_manage_project(request.user, project)
+    members = [m.user for m in project.memberships.all()]
+    context = {
+        "project": project,
+        "next_phases": [Project.Phase(p) for p in services.project_next_phases(project=project)] if can_manage else [],
+        "blocker_form": BlockerOpenForm(members=members) if policies.can_open_blocker(request.user, project) else None,
+        "resolvable": {b.pk for b in project.blockers_open if policies.can_resolve_blocker(request.user, b)},
+        "activities": selectors.activity_list(project=project, limit=20),
+    }
+    return render(request, "projects/project_detail.html", context)
+
+
+@login_required
+@require_POST
+def project_transition(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _project_or_404(request, pk)
+    _require(policies.can_manage_project(request.user, project), "Only the project's lead may change its phase.")
+    moved = _attempt(
+        request,
+        services.project_transition,
+        project=project,
+        to_phase=request.POST.get("to_phase", ""),
+        reason=request.POST.get("reason", ""),
+        actor=request.user,
+    )
+    if moved is not None:
+        messages.success(request, f"The project is now in {moved.get_phase_display()}.")
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def blocker_open(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _project_or_404(request, pk)
+    _require(policies.can_open_blocker(request.user, project), "Only the project's team may open blockers.")
+    form = BlockerOpenForm(request.POST, members=[m.user for m in project.memberships.all()])
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+    elif blocker := _attempt(request, services.blocker_open, project=project, actor=request.user, **form.cleaned_data):
+        messages.success(request, f"Opened {blocker.get_kind_display().lower()} “{blocker.title}”.")
+    return redirect(f"{project.get_absolute_url()}#blockers")
+
+
+@login_required
+@require_POST
+def blocker_resolve(request: HttpRequest, pk: int, blocker_pk: int) -> HttpResponse:
+    blocker = get_object_or_404(selectors.blocker_list(user=request.user), pk=blocker_pk, project_id=pk)
+    _require(policies.can_resolve_blocker(request.user, blocker), "Only leads and its owner may resolve a blocker.")
+    resolution = request.POST.get("resolution", "")
+    if _attempt(request, services.blocker_resolve, blocker=blocker, actor=request.user, resolution=resolution):
+        messages.success(request, f"Resolved “{blocker.title}”.")
+    return redirect(f"{blocker.project.get_absolute_url()}#blockers")
+
+
+# --- Data requests ----------------------------------------------------------------------------
 
 
 @login_required
 def request_list(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError
+    """Requesters see their own and their team's requests; leads see all of them."""
+    _require(policies.can_file_request(request.user), "Data requests are for requesters and leads.")
+    data_requests = selectors.datarequest_list(user=request.user)
+    return render(request, "projects/datarequest_list.html", {"data_requests": data_requests})
 
 
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    raise NotImplementedError
+    data_request = _request_or_404(request, pk)
+    can_triage = policies.can_triage_requests(request.user) and data_request.status == DataRequest.Status.SUBMITTED
+    return render(request, "projects/datarequest_detail.html", {"data_request": data_request, "can_triage": can_triage})
+
+
+@login_required
+@require_POST
+def request_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    """Accept a submitted request; its new project opens."""
+    _require(policies.can_triage_requests(request.user), "Only project leads triage requests.")
+    data_request = _request_or_404(request, pk)
+    project = _attempt(request, services.datarequest_accept, data_request=data_request, actor=request.user)
+    if project is None:
+        return _redirect_back(request, data_request)
+    messages.success(request, f"Accepted “{data_request.title}”. Its project starts in requirements.")
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reject a submitted request; the service insists on a reason the requester will read."""
+    _require(policies.can_triage_requests(request.user), "Only project leads triage requests.")
+    data_request = _request_or_404(request, pk)
+    reason = request.POST.get("reason", "")
+    if _attempt(request, services.datarequest_reject, data_request=data_request, actor=request.user, reason=reason):
+        messages.success(request, f"Rejected “{data_request.title}”. The requester sees your reason.")
+    return _redirect_back(request, data_request)

@@ -1,0 +1,503 @@
+"""Pages of the projects app through real URLs: portfolio, project page and its actions,
+data request pages and triage. Roles are denied across projects; hostile text stays escaped."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from projects import services
+from projects.models import Blocker, DataRequest, Membership, Project
+from tests.accounts.factories import TeamFactory, UserFactory
+from tests.accounts.test_views import assert_csp_clean
+from tests.projects.factories import BlockerFactory, DataRequestFactory, MilestoneFactory, ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE_NAME = "<script>alert(1)</script>"
+HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
+
+
+def _html(response) -> str:
+    return response.content.decode()
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def assert_escaped(html: str, raw: str) -> None:
+    assert raw not in html
+    assert raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
+
+
+# --- Portfolio --------------------------------------------------------------------------------
+
+
+def test_portfolio_lists_projects_with_phase_lead_progress_and_blockers(client, lead, project):
+    project.annotations_required, project.annotations_done = 300, 75
+    project.save()
+    BlockerFactory(project=project, kind=Blocker.Kind.BLOCKER)
+    BlockerFactory(project=project, kind=Blocker.Kind.RISK)
+    BlockerFactory(project=project, kind=Blocker.Kind.RISK)
+    client.force_login(lead)
+    response = client.get(reverse("projects:portfolio"))
+    html = _html(response)
+    assert response.status_code == 200
+    assert f'href="{project.get_absolute_url()}"' in html and "Hate speech EN" in html
+    assert "badge--phase-design" in html and "75 / 300" in html and "(25%)" in html
+    assert '<span class="badge badge--danger">1</span>' in html
+    assert '<span class="badge badge--warning">2</span>' in html
+    assert "Requests waiting for triage" in html
+    assert_csp_clean(html)
+
+
+@pytest.mark.parametrize("role", ["annotator", "reviewer", "requester"])
+def test_portfolio_is_only_for_leads(client, request, role):
+    client.force_login(request.getfixturevalue(role))
+    response = client.get(reverse("projects:portfolio"))
+    assert response.status_code == 403
+    assert "The portfolio is for project leads." in _html(response)
+
+
+def test_portfolio_shows_only_the_leads_own_projects(client, lead, other_lead, project):
+    ProjectFactory(name="Someone else's project", lead=other_lead)
+    client.force_login(lead)
+    html = _html(client.get(reverse("projects:portfolio")))
+    assert "Hate speech EN" in html and "Someone else" not in html
+
+
+def test_portfolio_filters_by_phase_search_and_deadline(client, lead, project):
+    today = dt.date.today()  # noqa: DTZ011
+    ProjectFactory(name="Spam PT", lead=lead, phase=Project.Phase.PILOT, deadline=today + dt.timedelta(days=100))
+    client.force_login(lead)
+    url = reverse("projects:portfolio")
+    assert "Spam PT" not in _html(client.get(url, {"phase": "design"}))
+    assert "Hate speech EN" not in _html(client.get(url, {"search": "spam"}))
+    html = _html(client.get(url, {"deadline_after": (today + dt.timedelta(days=90)).isoformat()}))
+    assert "Spam PT" in html and "Hate speech EN" not in html
+    html = _html(client.get(url, {"lead": lead.pk, "phase": ["design", "pilot"]}))
+    assert "Spam PT" in html and "Hate speech EN" in html
+    assert 'value="pilot" checked>' in html and 'value="qa">' in html
+    assert f'<option value="{lead.pk}" selected>' in html
+
+
+def test_portfolio_reports_bad_filter_input(client, lead, project):
+    client.force_login(lead)
+    html = _html(client.get(reverse("projects:portfolio"), {"deadline_before": "soon"}))
+    assert "deadline_before: Enter a valid date." in html
+
+
+def test_portfolio_htmx_request_returns_only_the_table(client, lead, project):
+    client.force_login(lead)
+    response = client.get(reverse("projects:portfolio"), {"search": "hate"}, HTTP_HX_REQUEST="true")
+    html = _html(response)
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="portfolio-table"')
+    assert "Hate speech EN" in html
+    assert "<html" not in html and "<form" not in html and "Requests waiting for triage" not in html
+    assert "HX-Request" in response["Vary"]
+
+
+def test_portfolio_htmx_history_restore_gets_the_whole_page(client, lead, project):
+    client.force_login(lead)
+    response = client.get(reverse("projects:portfolio"), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in _html(response)
+
+
+def _portfolio_project(lead: User, n: int) -> None:
+    project = ProjectFactory(name=f"Project {n}", lead=lead, annotations_required=10, annotations_done=n)
+    BlockerFactory(project=project, kind=Blocker.Kind.RISK)
+    DataRequestFactory(title=f"Request {n}")
+
+
+def test_portfolio_query_count_does_not_grow_with_projects(client, lead, django_assert_num_queries):
+    _portfolio_project(lead, 0)
+    client.force_login(lead)
+    url = reverse("projects:portfolio")
+    # session, user, projects (filtered), leads for the filter, requests waiting for triage
+    with django_assert_num_queries(5):
+        assert client.get(url).status_code == 200
+    for n in range(1, 6):
+        _portfolio_project(lead, n)
+    with django_assert_num_queries(5):
+        html = _html(client.get(url))
+    assert html.count('class="badge badge--warning">1<') == 6 and "Request 5" in html
+    with django_assert_num_queries(3):
+        client.get(url, HTTP_HX_REQUEST="true")
+
+
+# --- Project page -----------------------------------------------------------------------------
+
+
+def test_project_page_shows_header_sections_and_lead_actions(client, lead, annotator, project):
+    MilestoneFactory(
+        project=project, name="Pilot done", planned_date=dt.date(2026, 3, 1), actual_date=dt.date(2026, 3, 4)
+    )
+    BlockerFactory(project=project, title="No Portuguese annotators", owner=annotator)
+    client.force_login(lead)
+    response = client.get(project.get_absolute_url())
+    html = _html(response)
+    assert response.status_code == 200
+    assert "<h1>Hate speech EN</h1>" in html and "badge--phase-design" in html
+    assert "Pilot done" in html and "3 days late" in html
+    assert "No Portuguese annotators" in html
+    assert "Annotator" in html and "Reviewer" in html and "Lead" in html
+    assert 'value="pilot"' in html and 'value="requirements"' in html and 'value="on_hold"' in html
+    assert reverse("projects:blocker_open", args=[project.pk]) in html
+    assert_csp_clean(html)
+
+
+def test_project_page_query_count_does_not_grow_with_blockers(
+    client, lead, annotator, project, django_assert_num_queries
+):
+    client.force_login(lead)
+    url = project.get_absolute_url()
+    # session, user, project, memberships, milestones, open and resolved blockers, the lead's roles, activity
+    with django_assert_num_queries(9):
+        client.get(url)
+    for n in range(4):
+        MilestoneFactory(project=project)
+        BlockerFactory(project=project, owner=annotator, title=f"Open {n}")
+        services.blocker_resolve(blocker=BlockerFactory(project=project), actor=lead, resolution="done")
+        Membership.objects.create(project=project, user=UserFactory(), role=Membership.Role.ANNOTATOR)
+    with django_assert_num_queries(9):
+        html = _html(client.get(url))
+    assert html.count("Resolve…") == 4 and html.count("done") >= 4
+
+
+def test_project_page_for_members_has_no_phase_buttons(client, annotator, project):
+    client.force_login(annotator)
+    response = client.get(project.get_absolute_url())
+    html = _html(response)
+    assert response.status_code == 200
+    assert reverse("projects:project_transition", args=[project.pk]) not in html
+    assert reverse("projects:blocker_open", args=[project.pk]) in html  # annotators may raise blockers
+
+
+def test_project_page_of_another_leads_project_is_404(client, other_lead, project):
+    client.force_login(other_lead)
+    assert client.get(project.get_absolute_url()).status_code == 404
+
+
+def test_project_page_404_for_missing_project(client, lead):
+    client.force_login(lead)
+    assert client.get(reverse("projects:project_detail", args=[999_999])).status_code == 404
+
+
+def test_project_page_is_visible_to_the_requesting_team_read_only(client, lead, requester):
+    data_request = DataRequestFactory(requester=requester)
+    project = services.datarequest_accept(data_request=data_request, actor=lead)
+    outsider = UserFactory(username="outsider", role=User.Role.REQUESTER, team=TeamFactory(slug="other"))
+    client.force_login(requester)
+    html = _html(client.get(project.get_absolute_url()))
+    assert reverse("projects:project_transition", args=[project.pk]) not in html
+    assert reverse("projects:blocker_open", args=[project.pk]) not in html
+    client.force_login(outsider)
+    assert client.get(project.get_absolute_url()).status_code == 404
+
+
+def test_transition_via_the_page_moves_the_phase(client, lead, project):
+    client.force_login(lead)
+    response = client.post(
+        reverse("projects:project_transition", args=[project.pk]), {"to_phase": "pilot"}, follow=True
+    )
+    project.refresh_from_db()
+    assert project.phase == Project.Phase.PILOT
+    assert response.redirect_chain == [(project.get_absolute_url(), 302)]
+    assert _messages(response) == ["The project is now in Pilot."]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"to_phase": "delivered"}, "cannot move “Hate speech EN” from design to delivered"),
+        ({"to_phase": "on_hold"}, "putting a project on hold needs a reason"),
+        ({"to_phase": "sideways"}, "to_phase: 'sideways' is not a phase"),
+        ({}, "to_phase: '' is not a phase"),
+    ],
+)
+def test_illegal_transition_shows_the_error_as_a_message(client, lead, project, data, message):
+    client.force_login(lead)
+    response = client.post(reverse("projects:project_transition", args=[project.pk]), data, follow=True)
+    assert response.status_code == 200
+    assert any(message in text for text in _messages(response))
+    assert 'class="message message--error"' in _html(response)
+    project.refresh_from_db()
+    assert project.phase == Project.Phase.DESIGN
+
+
+def test_transition_is_refused_to_members_who_are_not_leads(client, annotator, other_lead, project):
+    url = reverse("projects:project_transition", args=[project.pk])
+    client.force_login(annotator)
+    assert client.post(url, {"to_phase": "pilot"}).status_code == 403
+    client.force_login(other_lead)
+    assert client.post(url, {"to_phase": "pilot"}).status_code == 404
+    project.refresh_from_db()
+    assert project.phase == Project.Phase.DESIGN
+
+
+def test_transition_accepts_only_post(client, lead, project):
+    client.force_login(lead)
+    assert client.get(reverse("projects:project_transition", args=[project.pk])).status_code == 405
+
+
+def test_blocker_open_via_the_page(client, annotator, project):
+    client.force_login(annotator)
+    response = client.post(
+        reverse("projects:blocker_open", args=[project.pk]),
+        {"title": "Guideline unclear on slurs", "kind": "risk", "severity": "3", "owner": str(project.lead_id)},
+        follow=True,
+    )
+    blocker = Blocker.objects.get(project=project)
+    assert (blocker.kind, blocker.severity, blocker.owner, blocker.opened_by) == ("risk", 3, project.lead, annotator)
+    assert _messages(response) == ["Opened risk “Guideline unclear on slurs”."]
+    assert "Guideline unclear on slurs" in _html(response)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"kind": "blocker", "severity": "2"}, "title: This field is required."),
+        ({"title": "x", "kind": "blocker", "severity": "9"}, "severity: Select a valid choice."),
+    ],
+)
+def test_blocker_open_with_bad_input_says_where(client, lead, project, data, message):
+    client.force_login(lead)
+    response = client.post(reverse("projects:blocker_open", args=[project.pk]), data, follow=True)
+    assert any(message in text for text in _messages(response))
+    assert not Blocker.objects.exists()
+
+
+def test_blocker_owner_must_be_a_member(client, lead, project):
+    stranger = UserFactory(username="stranger")
+    client.force_login(lead)
+    response = client.post(
+        reverse("projects:blocker_open", args=[project.pk]),
+        {"title": "x", "kind": "blocker", "severity": "2", "owner": str(stranger.pk)},
+        follow=True,
+    )
+    assert any(text.startswith("owner: Select a valid choice") for text in _messages(response))
+    assert not Blocker.objects.exists()
+
+
+def test_blocker_open_is_refused_to_the_requesting_team(client, lead, requester):
+    project = services.datarequest_accept(data_request=DataRequestFactory(requester=requester), actor=lead)
+    client.force_login(requester)
+    response = client.post(
+        reverse("projects:blocker_open", args=[project.pk]), {"title": "x", "kind": "blocker", "severity": "2"}
+    )
+    assert response.status_code == 403
+
+
+def test_blocker_resolve_via_the_page(client, lead, project):
+    blocker = BlockerFactory(project=project, title="Vendor contract missing")
+    client.force_login(lead)
+    response = client.post(
+        reverse("projects:blocker_resolve", args=[project.pk, blocker.pk]), {"resolution": "Signed"}, follow=True
+    )
+    blocker.refresh_from_db()
+    assert blocker.status == Blocker.Status.RESOLVED and blocker.resolution == "Signed"
+    assert _messages(response) == ["Resolved “Vendor contract missing”."]
+    assert "Recently resolved" in _html(response)
+
+
+def test_blocker_resolve_errors_are_messages(client, lead, project):
+    blocker = BlockerFactory(project=project, title="Vendor contract missing")
+    url = reverse("projects:blocker_resolve", args=[project.pk, blocker.pk])
+    client.force_login(lead)
+    response = client.post(url, {"resolution": "  "}, follow=True)
+    assert _messages(response) == ["resolution: say how it was resolved"]
+    client.post(url, {"resolution": "done"}, follow=True)
+    response = client.post(url, {"resolution": "again"}, follow=True)
+    assert _messages(response) == ["“Vendor contract missing” is already resolved"]
+
+
+def test_blocker_resolve_is_for_leads_and_the_owner(client, annotator, reviewer, project):
+    blocker = BlockerFactory(project=project, title="Vendor contract missing", owner=annotator)
+    url = reverse("projects:blocker_resolve", args=[project.pk, blocker.pk])
+    client.force_login(reviewer)
+    assert url not in _html(client.get(project.get_absolute_url()))
+    assert client.post(url, {"resolution": "done"}).status_code == 403
+    client.force_login(annotator)
+    assert url in _html(client.get(project.get_absolute_url()))
+    assert client.post(url, {"resolution": "done"}).status_code == 302
+    blocker.refresh_from_db()
+    assert blocker.status == Blocker.Status.RESOLVED and blocker.resolved_by == annotator
+
+
+def test_blocker_resolve_of_another_project_is_404(client, lead, other_lead, project):
+    foreign = BlockerFactory(project=ProjectFactory(lead=other_lead))
+    client.force_login(lead)
+    url = reverse("projects:blocker_resolve", args=[project.pk, foreign.pk])
+    assert client.post(url, {"resolution": "x"}).status_code == 404
+
+
+# --- Data requests ----------------------------------------------------------------------------
+
+
+def test_request_list_for_a_requester_shows_their_teams_requests(client, requester):
+    teammate = UserFactory(username="teammate", role=User.Role.REQUESTER, team=requester.team)
+    DataRequestFactory(requester=teammate, title="Teammate's request")
+    DataRequestFactory(title="Another team's request")
+    client.force_login(requester)
+    response = client.get(reverse("projects:request_list"))
+    html = _html(response)
+    assert response.status_code == 200
+    assert "Teammate&#x27;s request" in html and "Another team" not in html
+
+
+def test_request_list_for_a_lead_shows_all(client, lead):
+    DataRequestFactory(title="First")
+    DataRequestFactory(title="Second")
+    client.force_login(lead)
+    html = _html(client.get(reverse("projects:request_list")))
+    assert "First" in html and "Second" in html
+
+
+@pytest.mark.parametrize("role", ["annotator", "reviewer"])
+def test_request_pages_are_not_for_annotators(client, request, role):
+    data_request = DataRequestFactory()
+    client.force_login(request.getfixturevalue(role))
+    assert client.get(reverse("projects:request_list")).status_code == 403
+    assert client.get(data_request.get_absolute_url()).status_code == 404
+
+
+def test_request_detail_is_read_only_for_the_requester(client, requester):
+    data_request = DataRequestFactory(requester=requester, description="Posts from 2025")
+    client.force_login(requester)
+    html = _html(client.get(data_request.get_absolute_url()))
+    assert "Posts from 2025" in html and "badge--status-submitted" in html
+    assert reverse("projects:request_accept", args=[data_request.pk]) not in html
+
+
+def test_request_detail_of_another_team_is_404(client, requester):
+    data_request = DataRequestFactory()
+    client.force_login(requester)
+    assert client.get(data_request.get_absolute_url()).status_code == 404
+
+
+def test_request_detail_shows_rejection_reason_and_accepted_project(client, lead, requester):
+    rejected = DataRequestFactory(requester=requester)
+    services.datarequest_reject(data_request=rejected, actor=lead, reason="Out of policy scope")
+    accepted = DataRequestFactory(requester=requester)
+    project = services.datarequest_accept(data_request=accepted, actor=lead)
+    client.force_login(requester)
+    html = _html(client.get(rejected.get_absolute_url()))
+    assert "Why it was rejected" in html and "Out of policy scope" in html
+    html = _html(client.get(accepted.get_absolute_url()))
+    assert f'href="{project.get_absolute_url()}"' in html and "badge--phase-requirements" in html
+    assert "No items yet" in html
+
+
+def test_accept_via_the_portfolio_opens_the_new_project(client, lead):
+    data_request = DataRequestFactory(title="Self-harm ES")
+    client.force_login(lead)
+    response = client.post(
+        reverse("projects:request_accept", args=[data_request.pk]),
+        {"next": reverse("projects:portfolio")},
+        follow=True,
+    )
+    project = Project.objects.get(request=data_request)
+    assert response.redirect_chain == [(project.get_absolute_url(), 302)]
+    assert _messages(response) == ["Accepted “Self-harm ES”. Its project starts in requirements."]
+    data_request.refresh_from_db()
+    assert data_request.status == DataRequest.Status.ACCEPTED
+
+
+def test_accept_twice_shows_the_error_and_goes_back(client, lead):
+    data_request = DataRequestFactory(title="Self-harm ES")
+    client.force_login(lead)
+    url = reverse("projects:request_accept", args=[data_request.pk])
+    client.post(url)
+    response = client.post(url, {"next": reverse("projects:portfolio")}, follow=True)
+    assert response.redirect_chain == [(reverse("projects:portfolio"), 302)]
+    assert any("was already accepted" in text for text in _messages(response))
+    assert Project.objects.filter(request=data_request).count() == 1
+
+
+def test_reject_via_the_page_needs_a_reason(client, lead):
+    data_request = DataRequestFactory()
+    client.force_login(lead)
+    url = reverse("projects:request_reject", args=[data_request.pk])
+    response = client.post(url, {"reason": ""}, follow=True)
+    assert response.redirect_chain == [(data_request.get_absolute_url(), 302)]
+    assert _messages(response) == ["reason: say why the request is rejected; the requester reads it"]
+    data_request.refresh_from_db()
+    assert data_request.status == DataRequest.Status.SUBMITTED
+    response = client.post(url, {"reason": "Duplicate of #12", "next": reverse("projects:portfolio")}, follow=True)
+    assert response.redirect_chain == [(reverse("projects:portfolio"), 302)]
+    data_request.refresh_from_db()
+    assert (data_request.status, data_request.rejection_reason) == ("rejected", "Duplicate of #12")
+
+
+def test_triage_ignores_a_next_url_off_site(client, lead):
+    data_request = DataRequestFactory()
+    client.force_login(lead)
+    response = client.post(
+        reverse("projects:request_reject", args=[data_request.pk]),
+        {"reason": "No", "next": "https://evil.example/"},
+    )
+    assert response["Location"] == data_request.get_absolute_url()
+
+
+@pytest.mark.parametrize("action", ["request_accept", "request_reject"])
+def test_triage_is_refused_to_requesters(client, requester, action):
+    data_request = DataRequestFactory(requester=requester)
+    client.force_login(requester)
+    assert client.post(reverse(f"projects:{action}", args=[data_request.pk]), {"reason": "x"}).status_code == 403
+    data_request.refresh_from_db()
+    assert data_request.status == DataRequest.Status.SUBMITTED
+
+
+def test_lead_can_triage_from_the_request_page(client, lead):
+    data_request = DataRequestFactory()
+    client.force_login(lead)
+    html = _html(client.get(data_request.get_absolute_url()))
+    assert reverse("projects:request_accept", args=[data_request.pk]) in html
+    assert f'name="next" value="{data_request.get_absolute_url()}"' in html
+
+
+# --- Hostile content --------------------------------------------------------------------------
+
+
+def test_hostile_project_name_and_request_title_are_escaped(client, lead, requester):
+    data_request = DataRequestFactory(requester=requester, title=HOSTILE_TITLE, description=HOSTILE_NAME)
+    project = ProjectFactory(name=HOSTILE_NAME, lead=lead, description=HOSTILE_TITLE)
+    Membership.objects.create(project=project, user=requester, role=Membership.Role.REQUESTER)
+    BlockerFactory(project=project, title=HOSTILE_TITLE, description=HOSTILE_NAME)
+    client.force_login(lead)
+    pages = [
+        reverse("projects:portfolio"),
+        project.get_absolute_url(),
+        reverse("projects:request_list"),
+        data_request.get_absolute_url(),
+    ]
+    for url in pages:
+        html = _html(client.get(url))
+        assert "<script>alert" not in html and "<img src=x" not in html, url
+    assert_escaped(_html(client.get(reverse("projects:portfolio"))), HOSTILE_NAME)
+    assert_escaped(_html(client.get(reverse("projects:portfolio"))), HOSTILE_TITLE)
+    assert_escaped(_html(client.get(project.get_absolute_url())), HOSTILE_TITLE)
+    # The success message repeats the title: it is escaped too.
+    response = client.post(reverse("projects:request_accept", args=[data_request.pk]), follow=True)
+    assert_escaped(_html(response), HOSTILE_TITLE)
+    assert "<img src=x" not in _html(response)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        reverse("projects:portfolio"),
+        reverse("projects:project_detail", args=[1]),
+        reverse("projects:request_list"),
+        reverse("projects:request_detail", args=[1]),
+        reverse("annotation:queue"),
+    ],
+)
+def test_pages_send_anonymous_visitors_to_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"] == f"{reverse('login')}?next={url}"
