@@ -127,7 +127,8 @@ class Item(models.Model):
 
     Modality = Modality
 
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="items")
+    # No index of its own on project: the unique (project, external_id) index serves project look-ups.
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="items", db_index=False)
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=200)
     modality = models.CharField(max_length=16, choices=Modality.choices)
@@ -149,7 +150,7 @@ class Item(models.Model):
     # (every annotator answers each once), so their counters stay 0.
     assigned_count = models.PositiveSmallIntegerField(default=0)
     annotations_done = models.PositiveSmallIntegerField(default=0)
-    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    content_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,6 +4,7 @@ assignments and annotations. Each function validates, applies atomically and rec
 from __future__ import annotations
 
 import csv
+import json
 import math
 import tempfile
 from collections import Counter
@@ -181,13 +182,23 @@ class _ItemRules:
 
 
 def _existing_external_ids(project: Project, external_ids: list[str]) -> set[str]:
+    """Which of `external_ids` the project already has (one indexed query per 5,000 ids)."""
     found: set[str] = set()
+    table = connection.ops.quote_name(Item._meta.db_table)
     for start in range(0, len(external_ids), 5000):
-        found.update(
-            Item.objects.filter(project=project, external_id__in=external_ids[start : start + 5000]).values_list(
-                "external_id", flat=True
+        part = external_ids[start : start + 5000]
+        if connection.vendor == "postgresql":
+            # = ANY(array) is one parameter; an IN list of 5,000 costs PostgreSQL more to plan than to run.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT external_id FROM {table} WHERE project_id = %s AND external_id = ANY(%s)",
+                    [project.pk, part],
+                )
+                found.update(row[0] for row in cursor.fetchall())
+        else:
+            found.update(
+                Item.objects.filter(project=project, external_id__in=part).values_list("external_id", flat=True)
             )
-        )
     return found
 
 
@@ -322,6 +333,9 @@ def import_job_run(
                 project=project, name=job.batch_name, defaults={"created_by": job.created_by, "source": job.source_name}
             )
             seen: dict[str, int] = {}
+            # Ids repeated inside the file are caught by `seen`; the database only needs asking
+            # when the project had items before this import began.
+            had_items = Item.objects.filter(project=project).exists()
             with _open_source(job, source_path) as handle:
                 for chunk in read_chunks(handle, fmt=job.format):
                     good: list[dict[str, Any]] = []
@@ -341,13 +355,11 @@ def import_job_run(
                             )
                             continue
                         good.append(values)
-                    existing = _existing_external_ids(project, [v["external_id"] for v in good])
+                    existing = _existing_external_ids(project, [v["external_id"] for v in good]) if had_items else set()
                     counts["rows_existing"] += len(existing)
                     if not (atomic and counts["rows_invalid"]):
-                        new = [
-                            Item(project=project, batch=batch, **v) for v in good if v["external_id"] not in existing
-                        ]
-                        Item.objects.bulk_create(new, batch_size=2000)
+                        new = [v for v in good if v["external_id"] not in existing]
+                        _items_insert(project_id=project.pk, batch_id=batch.pk, rows=new)
                         counts["items_created"] += len(new)
                     cache.set(_import_progress_key(job.pk), counts["rows_read"], timeout=24 * 3600)
                     if on_progress:
@@ -380,6 +392,81 @@ def import_job_run(
     if job.items_created:
         _progress_refresh_on_commit(project.pk)
     return job
+
+
+_INSERT_FIELDS = (
+    "external_id",
+    "modality",
+    "text",
+    "image_url",
+    "video_url",
+    "audio_url",
+    "ocr_text",
+    "metadata",
+    "language",
+    "is_graphic",
+    "is_gold",
+    "gold_labels",
+    "priority",
+    "required_annotations",
+    "content_hash",
+)
+
+
+def _items_insert(*, project_id: int, batch_id: int, rows: list[dict[str, Any]]) -> None:
+    """Insert cleaned item rows fast: COPY on PostgreSQL, one prepared executemany on SQLite.
+
+    The rows come from item_row_clean, so they are valid; this skips the ORM's per-object work
+    (the import's hot path: a million rows spend most of their time here otherwise).
+    """
+    if not rows:
+        return
+    meta = Item._meta
+    columns = [
+        "project_id",
+        "batch_id",
+        *(meta.get_field(f).column for f in _INSERT_FIELDS),
+        "assigned_count",
+        "annotations_done",
+        "created_at",
+    ]
+    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    dumps = json.dumps
+    records = (
+        (
+            project_id,
+            batch_id,
+            r["external_id"],
+            r["modality"],
+            r["text"],
+            r["image_url"],
+            r["video_url"],
+            r["audio_url"],
+            r["ocr_text"],
+            dumps(r["metadata"]),
+            r["language"],
+            r["is_graphic"],
+            r["is_gold"],
+            None if r["gold_labels"] is None else dumps(r["gold_labels"]),
+            r["priority"],
+            r["required_annotations"],
+            r["content_hash"],
+            0,
+            0,
+            created_at,
+        )
+        for r in rows
+    )
+    table = connection.ops.quote_name(meta.db_table)
+    column_sql = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+                for record in records:
+                    copy.write_row(record)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})", list(records))
 
 
 class _RollBack(Exception):

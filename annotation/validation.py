@@ -149,12 +149,46 @@ def media_url_check(url: str, *, where: str) -> str:
 
 def item_content_hash(values: Mapping[str, Any]) -> str:
     """A hash of the normalised content, for exact-duplicate checks (case and spacing folded)."""
-    digest = hashlib.sha256()
-    for field in CONTENT_FIELDS:
-        value = values.get(field) or ""
-        digest.update(" ".join(str(value).lower().split()).encode())
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+    joined = "\x1f".join(" ".join(str(values.get(field) or "").lower().split()) for field in CONTENT_FIELDS)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+_MODALITIES = frozenset(Modality.values)
+_MODALITY_LIST = ", ".join(Modality.values)
+_REQUIRED_CONTENT = {
+    Modality.TEXT: ("text",),
+    Modality.IMAGE: ("image_url",),
+    Modality.VIDEO: ("video_url",),
+    Modality.AUDIO: ("audio_url",),
+    Modality.OCR: ("ocr_text",),
+}
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_STRIPPED = frozenset({"external_id", "image_url", "video_url", "audio_url", "modality", "language"})
+
+
+def _fail(row_number: int | None, column: str, message: str) -> QuorumError:
+    prefix = f"row {row_number}, column {column}" if row_number is not None else column
+    return QuorumError(f"{prefix}: {message}", field=column, row=row_number)
+
+
+def _missing(value: Any) -> bool:
+    """Empty in any of the ways files say it: None, "", NaN (pandas), an empty list."""
+    return value is None or value == "" or value == [] or (isinstance(value, float) and value != value)
+
+
+def _text(row: Mapping[str, Any], column: str, row_number: int | None) -> str:
+    value = row.get(column)
+    if value is None:
+        return ""
+    if value.__class__ is not str:
+        if _missing(value):
+            return ""
+        value = str(value)
+    if not value:
+        return ""
+    if "\x00" in value:
+        raise _fail(row_number, column, "contains a NUL character")
+    return value.strip() if column in _STRIPPED else value
 
 
 def item_row_clean(
@@ -162,95 +196,82 @@ def item_row_clean(
 ) -> dict[str, Any]:
     """Check one incoming item (from a file row or an API body) and return the model fields.
 
-    Errors say the row (when there is one) and the column.
+    Errors say the row (when there is one) and the column. This runs once per imported row, so it
+    is written for speed: module-level helpers, no per-row closures or enum look-ups.
     """
-
-    def fail(column: str, message: str) -> QuorumError:
-        prefix = f"row {row_number}, column {column}" if row_number is not None else column
-        return QuorumError(f"{prefix}: {message}", field=column, row=row_number)
-
-    def text_value(column: str) -> str:
-        value = row.get(column)
-        if value is None or (isinstance(value, float) and value != value):  # None or NaN from pandas
-            return ""
-        if not isinstance(value, str):
-            value = str(value)
-        if "\x00" in value:
-            raise fail(column, "contains a NUL character")
-        return value.strip() if column not in ("text", "ocr_text") else value
-
-    external_id = text_value("external_id").strip()
+    external_id = _text(row, "external_id", row_number)
     if not external_id:
-        raise fail("external_id", "missing: every item needs an external id")
+        raise _fail(row_number, "external_id", "missing: every item needs an external id")
     if len(external_id) > 200:
-        raise fail("external_id", "longer than 200 characters")
+        raise _fail(row_number, "external_id", "longer than 200 characters")
 
     values: dict[str, Any] = {"external_id": external_id}
+    has_content = False
     for column in CONTENT_FIELDS:
-        values[column] = text_value(column)
-        if column in URL_FIELDS and values[column]:
-            try:
-                media_url_check(values[column], where=column)
-            except QuorumError as exc:
-                raise fail(column, exc.message.split(": ", 1)[1]) from None
-        elif len(values[column]) > MAX_TEXT_CHARS:
-            raise fail(column, f"longer than {MAX_TEXT_CHARS} characters")
+        value = _text(row, column, row_number)
+        if value:
+            has_content = True
+            if column in URL_FIELDS:
+                try:
+                    media_url_check(value, where=column)
+                except QuorumError as exc:
+                    raise _fail(row_number, column, exc.message.split(": ", 1)[1]) from None
+            elif len(value) > MAX_TEXT_CHARS:
+                raise _fail(row_number, column, f"longer than {MAX_TEXT_CHARS} characters")
+        values[column] = value
+    if not has_content:
+        raise _fail(
+            row_number, "text", "missing: the item has no content (text, image_url, video_url, audio_url or ocr_text)"
+        )
 
-    if not any(values[c] for c in CONTENT_FIELDS):
-        raise fail("text", "missing: the item has no content (text, image_url, video_url, audio_url or ocr_text)")
-    modality = text_value("modality") or _infer_modality(values)
-    if modality not in Modality.values:
-        raise fail("modality", f"{modality!r} is not one of {', '.join(Modality.values)}")
-    required = {
-        Modality.TEXT: ("text",),
-        Modality.IMAGE: ("image_url",),
-        Modality.VIDEO: ("video_url",),
-        Modality.AUDIO: ("audio_url",),
-        Modality.OCR: ("ocr_text",),
-    }.get(modality, ())
-    for column in required:
+    modality = _text(row, "modality", row_number) or _infer_modality(values)
+    if modality not in _MODALITIES:
+        raise _fail(row_number, "modality", f"{modality!r} is not one of {_MODALITY_LIST}")
+    for column in _REQUIRED_CONTENT.get(modality, ()):
         if not values[column]:
-            raise fail(column, f"missing: an item of modality {modality} needs {column}")
+            raise _fail(row_number, column, f"missing: an item of modality {modality} needs {column}")
     values["modality"] = modality
 
     metadata = row.get("metadata")
-    if metadata is None or (isinstance(metadata, float) and metadata != metadata) or metadata == "":
+    if _missing(metadata):
         metadata = {}
-    if isinstance(metadata, str):
+    elif isinstance(metadata, str):
         try:
             metadata = json.loads(metadata)
         except ValueError:
-            raise fail("metadata", "is not valid JSON") from None
+            raise _fail(row_number, "metadata", "is not valid JSON") from None
     if not isinstance(metadata, dict):
-        raise fail("metadata", "must be a JSON object")
+        raise _fail(row_number, "metadata", "must be a JSON object")
     values["metadata"] = metadata
 
-    language = text_value("language")
-    if language and not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", language):
-        raise fail("language", f"{language!r} is not a language code such as 'en' or 'pt-BR'")
+    language = _text(row, "language", row_number)
+    if language and not _LANGUAGE_RE.match(language):
+        raise _fail(row_number, "language", f"{language!r} is not a language code such as 'en' or 'pt-BR'")
     values["language"] = language
 
-    values["is_graphic"] = _bool_value(row.get("is_graphic"), fail)
-    values["priority"] = _int_value(row.get("priority"), fail, "priority", default=0, low=-1_000_000, high=1_000_000)
+    values["is_graphic"] = _bool_value(row.get("is_graphic"), row_number)
+    values["priority"] = _int_value(
+        row.get("priority"), row_number, "priority", default=0, low=-1_000_000, high=1_000_000
+    )
     values["required_annotations"] = _int_value(
-        row.get("required_annotations"), fail, "required_annotations", default=default_overlap, low=1, high=50
+        row.get("required_annotations"), row_number, "required_annotations", default=default_overlap, low=1, high=50
     )
 
     gold = row.get("gold_label")
-    if gold is None or (isinstance(gold, float) and gold != gold) or gold == "" or gold == []:
+    if _missing(gold):
         values["gold_labels"] = None
     else:
         if isinstance(gold, str):
             gold = [part.strip() for part in gold.split("|") if part.strip()]
         if label_keys is None:
-            raise fail("gold_label", "the project has no label schema yet, so gold labels cannot be checked")
+            raise _fail(
+                row_number, "gold_label", "the project has no label schema yet, so gold labels cannot be checked"
+            )
         try:
             values["gold_labels"] = labels_chosen_check(gold, allowed=label_keys, multi=multi, where="gold_label")
         except QuorumError as exc:
-            raise fail(
-                "gold_label",
-                exc.message.split(": ", 1)[1].replace("is not a label", "is an unknown gold label, not a label"),
-            ) from None
+            message = exc.message.split(": ", 1)[1].replace("is not a label", "is an unknown gold label, not a label")
+            raise _fail(row_number, "gold_label", message) from None
     values["is_gold"] = values["gold_labels"] is not None
     values["content_hash"] = item_content_hash(values)
     return values
@@ -269,8 +290,8 @@ def _infer_modality(values: Mapping[str, str]) -> str:
     }.get(present[0] if present else "text", Modality.TEXT)
 
 
-def _bool_value(value: Any, fail) -> bool:
-    if value is None or value == "" or (isinstance(value, float) and value != value):
+def _bool_value(value: Any, row_number: int | None) -> bool:
+    if _missing(value):
         return False
     if isinstance(value, bool):
         return value
@@ -279,20 +300,23 @@ def _bool_value(value: Any, fail) -> bool:
         return True
     if text in {"0", "false", "no", "n"}:
         return False
-    raise fail("is_graphic", f"{value!r} is not true or false")
+    raise _fail(row_number, "is_graphic", f"{value!r} is not true or false")
 
 
-def _int_value(value: Any, fail, column: str, *, default: int, low: int, high: int) -> int:
-    if value is None or value == "" or (isinstance(value, float) and value != value):
+def _int_value(value: Any, row_number: int | None, column: str, *, default: int, low: int, high: int) -> int:
+    if _missing(value):
         return default
-    try:
-        number = int(value)
-        if isinstance(value, float) and number != value:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise fail(column, f"{value!r} is not a whole number") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        try:
+            number = int(value)
+            if isinstance(value, float) and number != value:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise _fail(row_number, column, f"{value!r} is not a whole number") from None
     if not low <= number <= high:
-        raise fail(column, f"{number} is outside {low}..{high}")
+        raise _fail(row_number, column, f"{number} is outside {low}..{high}")
     return number
 
 

@@ -94,7 +94,9 @@ def test_late_submit_on_expired_lease_is_accepted_when_slot_is_free(live):
     assert services.assignment_expire_sweep(now=NOW + dt.timedelta(hours=2)) == 1
     item.refresh_from_db()
     assert item.assigned_count == 0
-    annotation = services.annotation_submit(assignment=lease, labels=["spam"], actor=person, now=NOW + dt.timedelta(hours=2))
+    annotation = services.annotation_submit(
+        assignment=lease, labels=["spam"], actor=person, now=NOW + dt.timedelta(hours=2)
+    )
     item.refresh_from_db()
     assert annotation.labels == ["spam"] and item.assigned_count == 1 and item.annotations_done == 1
 

@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("file", help="Path to a .csv, .jsonl or .parquet file")
         parser.add_argument("--batch", required=True, help="Batch name (created if missing)")
         parser.add_argument("--skip-bad-rows", action="store_true", help="Import the good rows and report the bad ones")
-        parser.add_argument("--as", dest="username", help="Lead to record as the importer (default: the project's lead)")
+        parser.add_argument(
+            "--as", dest="username", help="Lead to record as the importer (default: the project's lead)"
+        )
         parser.add_argument("--format", choices=ImportJob.Format.values, help="Override the format the file name says")
 
     def handle(self, *args, **options):
@@ -35,7 +37,12 @@ class Command(BaseCommand):
         mode = ImportJob.Mode.SKIP_BAD_ROWS if options["skip_bad_rows"] else ImportJob.Mode.ALL_OR_NOTHING
         try:
             job = services.import_job_create(
-                project=project, actor=actor, batch_name=options["batch"], source_path=path, mode=mode, fmt=options["format"]
+                project=project,
+                actor=actor,
+                batch_name=options["batch"],
+                source_path=path,
+                mode=mode,
+                fmt=options["format"],
             )
         except QuorumError as exc:
             raise CommandError(exc.message) from exc
