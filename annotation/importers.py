@@ -9,11 +9,11 @@ are strings, with empty cells as "".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -81,8 +81,8 @@ def _jsonl_chunks(source, chunk_rows: int) -> Iterator[Chunk]:
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw)
-            except ValueError as exc:
+                row = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
                 raise QuorumError(
                     f"line {line_number}: not valid JSON ({exc.msg})", row=line_number, field="file"
                 ) from None

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 LABEL_KEY_RE = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 label_key_validator = RegexValidator(
@@ -232,7 +233,7 @@ class Annotation(models.Model):
     )
     time_spent_ms = models.PositiveIntegerField(default=0)
     comment = models.TextField(blank=True)
-    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-submitted_at"]

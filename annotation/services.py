@@ -4,14 +4,16 @@ assignments and annotations. Each function validates, applies atomically and rec
 from __future__ import annotations
 
 import csv
-import json
 import math
+import queue
 import tempfile
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from django.core.cache import cache
 from django.core.files import File
 from django.db import connection, transaction
@@ -332,29 +334,14 @@ def import_job_run(
             batch, _ = Batch.objects.get_or_create(
                 project=project, name=job.batch_name, defaults={"created_by": job.created_by, "source": job.source_name}
             )
-            seen: dict[str, int] = {}
-            # Ids repeated inside the file are caught by `seen`; the database only needs asking
-            # when the project had items before this import began.
+            # Ids repeated inside the file are caught while checking; the database only needs
+            # asking when the project had items before this import began.
             had_items = Item.objects.filter(project=project).exists()
             with _open_source(job, source_path) as handle:
-                for chunk in read_chunks(handle, fmt=job.format):
-                    good: list[dict[str, Any]] = []
-                    for row_number, row in chunk:
-                        counts["rows_read"] += 1
-                        try:
-                            values = rules.clean(row, row_number)
-                        except QuorumError as exc:
-                            bad(row_number, exc.field, exc.message)
-                            continue
-                        first = seen.setdefault(values["external_id"], row_number)
-                        if first != row_number:
-                            bad(
-                                row_number,
-                                "external_id",
-                                f"row {row_number}, column external_id: {values['external_id']!r} repeats row {first}",
-                            )
-                            continue
-                        good.append(values)
+                for read, good, errors in _in_background(_checked_chunks(handle, fmt=job.format, rules=rules)):
+                    counts["rows_read"] += read
+                    for error in errors:
+                        bad(error.row, error.field, error.message)
                     existing = _existing_external_ids(project, [v["external_id"] for v in good]) if had_items else set()
                     counts["rows_existing"] += len(existing)
                     if not (atomic and counts["rows_invalid"]):
@@ -431,7 +418,10 @@ def _items_insert(*, project_id: int, batch_id: int, rows: list[dict[str, Any]])
         "created_at",
     ]
     created_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    dumps = json.dumps
+
+    def dumps(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
     records = (
         (
             project_id,
@@ -467,6 +457,75 @@ def _items_insert(*, project_id: int, batch_id: int, rows: list[dict[str, Any]])
         else:
             placeholders = ", ".join(["%s"] * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})", list(records))
+
+
+def _checked_chunks(
+    handle, *, fmt: str, rules: _ItemRules
+) -> Iterator[tuple[int, list[dict[str, Any]], list[QuorumError]]]:
+    """Read and check the file chunk by chunk: (rows read, good rows, errors) per chunk.
+
+    Touches no database, so it can run in its own thread beside the inserts.
+    """
+    seen: dict[str, int] = {}
+    for chunk in read_chunks(handle, fmt=fmt):
+        good: list[dict[str, Any]] = []
+        errors: list[QuorumError] = []
+        for row_number, row in chunk:
+            try:
+                values = rules.clean(row, row_number)
+            except QuorumError as exc:
+                errors.append(exc)
+                continue
+            first = seen.setdefault(values["external_id"], row_number)
+            if first != row_number:
+                message = f"row {row_number}, column external_id: {values['external_id']!r} repeats row {first}"
+                errors.append(QuorumError(message, field="external_id", row=row_number))
+                continue
+            good.append(values)
+        yield len(chunk), good, errors
+
+
+_DONE = object()
+
+
+def _in_background(chunks: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run a generator in a thread, `depth` chunks ahead of the consumer.
+
+    Checking rows is Python work and inserting them is mostly database work (SQLite steps and
+    PostgreSQL's COPY run without the GIL), so on two cores the two overlap. Exceptions from the
+    generator are raised in the consumer; closing the consumer stops the thread.
+    """
+    results: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        results.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            results.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            results.put(exc)
+
+    thread = threading.Thread(target=produce, name="quorum-import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = results.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 class _RollBack(Exception):
@@ -796,6 +855,7 @@ def annotation_submit(
         guideline=guideline_current(project=project),
         time_spent_ms=time_spent_ms,
         comment=comment,
+        submitted_at=now,
     )
     assignment.status = Assignment.Status.SUBMITTED
     assignment.finished_at = now

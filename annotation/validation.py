@@ -148,9 +148,13 @@ def media_url_check(url: str, *, where: str) -> str:
 
 
 def item_content_hash(values: Mapping[str, Any]) -> str:
-    """A hash of the normalised content, for exact-duplicate checks (case and spacing folded)."""
-    joined = "\x1f".join(" ".join(str(values.get(field) or "").lower().split()) for field in CONTENT_FIELDS)
-    return hashlib.sha256(joined.encode()).hexdigest()
+    """A hash of the normalised content, for exact-duplicate checks (case and spacing folded).
+
+    Fields are joined with NUL, which content never holds (rows with it are refused) and which,
+    unlike the ASCII separators, str.split() does not take for white space.
+    """
+    joined = "\x00".join([str(values.get(field) or "") for field in CONTENT_FIELDS]).lower()
+    return hashlib.sha256(" ".join(joined.split()).encode()).hexdigest()
 
 
 _MODALITIES = frozenset(Modality.values)

@@ -39,6 +39,30 @@ REWORKABLE = {Phase.DESIGN, Phase.PILOT, Phase.PRODUCTION, Phase.QA}
 HOLDABLE = {Phase.REQUIREMENTS, Phase.DESIGN, Phase.PILOT, Phase.PRODUCTION, Phase.QA}
 
 
+# The settings a lead chooses for a project (its phase moves only through project_transition).
+PROJECT_SETTINGS = (
+    "description",
+    "purpose",
+    "modality",
+    "languages",
+    "priority",
+    "deadline",
+    "label_schema",
+    "min_alpha",
+    "min_gold_accuracy",
+    "min_audit_accuracy",
+    "default_overlap",
+    "max_overlap",
+    "gold_rate",
+    "lease_minutes",
+    "dynamic_overlap_threshold",
+    "require_language_match",
+    "blur_media",
+    "graphic_daily_cap",
+    "break_reminder_minutes",
+)
+
+
 def activity_record(
     *,
     actor: User | None,
@@ -269,28 +293,7 @@ def project_create(
         raise NotAllowed(f"{actor.username} may not create projects (leads may)")
     if not lead.is_lead:
         raise QuorumError(f"lead: {lead.username} is not a project lead", field="lead")
-    allowed = {
-        "description",
-        "purpose",
-        "modality",
-        "languages",
-        "priority",
-        "deadline",
-        "label_schema",
-        "min_alpha",
-        "min_gold_accuracy",
-        "min_audit_accuracy",
-        "default_overlap",
-        "max_overlap",
-        "gold_rate",
-        "lease_minutes",
-        "dynamic_overlap_threshold",
-        "require_language_match",
-        "blur_media",
-        "graphic_daily_cap",
-        "break_reminder_minutes",
-    }
-    unknown = set(fields) - allowed
+    unknown = set(fields) - set(PROJECT_SETTINGS)
     if unknown:
         raise QuorumError(f"unknown project field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     if "languages" in fields:
@@ -306,6 +309,36 @@ def project_create(
         verb="project.created",
         summary=f"{actor.username} created project “{project.name}”",
         project=project,
+    )
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor: User, **fields: Any) -> Project:
+    """Change a project's settings (not its phase: that is project_transition). Records what changed."""
+    if not policies.can_manage_project(actor, project):
+        raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
+    unknown = set(fields) - {"name", *PROJECT_SETTINGS}
+    if unknown:
+        raise QuorumError(f"unknown project field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    if "languages" in fields:
+        fields["languages"] = _languages_clean(fields["languages"], "languages")
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    changed = {}
+    for field, value in fields.items():
+        if getattr(project, field) != value:
+            changed[field] = value
+            setattr(project, field, value)
+    if not changed:
+        return project
+    project.full_clean()
+    project.save()
+    activity_record(
+        actor=actor,
+        verb="project.updated",
+        project=project,
+        summary=f"{actor.username} changed {', '.join(sorted(changed))}",
+        data={"fields": sorted(changed)},
     )
     return project
 
@@ -572,7 +605,9 @@ def project_progress_refresh(*, project_id: int) -> dict[str, int]:
     Idempotent: it sets counts, it does not add to them. Returns the figures.
     """
     project = Project.objects.select_for_update().get(pk=project_id)
-    items = Item.objects.filter(project=project).aggregate(
+    # Gold items sit outside the overlap (each annotator answers each once), so progress counts
+    # regular items and their annotations only.
+    items = Item.objects.filter(project=project, is_gold=False).aggregate(
         total=Count("id"),
         required=Sum("required_annotations"),
         completed=Count("id", filter=Q(annotations_done__gte=F("required_annotations"))),
@@ -581,7 +616,7 @@ def project_progress_refresh(*, project_id: int) -> dict[str, int]:
         "items_total": items["total"] or 0,
         "annotations_required": items["required"] or 0,
         "items_completed": items["completed"] or 0,
-        "annotations_done": Annotation.objects.filter(project=project).count(),
+        "annotations_done": Annotation.objects.filter(project=project, item__is_gold=False).count(),
     }
     for field, value in figures.items():
         setattr(project, field, value)

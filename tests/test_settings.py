@@ -46,7 +46,7 @@ def test_embedded_default_is_sqlite_with_eager_tasks():
     assert dump == {
         "engine": "django.db.backends.sqlite3",
         "eager": True,
-        "broker": "memory://",
+        "broker": "memory://localhost/",
         "cache": "django.core.cache.backends.locmem.LocMemCache",
         "debug": True,
     }

@@ -243,3 +243,29 @@ def test_milestone_create_and_reach(project, lead):
 def test_data_request_factory_is_valid(requester):
     data_request = DataRequestFactory(requester=requester)
     data_request.full_clean()
+
+
+def test_project_update_changes_settings_and_logs(project, lead, annotator):
+    project = services.project_update(project=project, actor=lead, require_language_match=True, languages=["es"])
+    assert project.require_language_match and project.languages == ["es"]
+    assert Activity.objects.filter(project=project, verb="project.updated").count() == 1
+    with pytest.raises(QuorumError, match="unknown project field"):
+        services.project_update(project=project, actor=lead, phase="closed")
+    with pytest.raises(NotAllowed):
+        services.project_update(project=project, actor=annotator, priority=4)
+    with pytest.raises(Exception, match="max_overlap"):
+        services.project_update(project=project, actor=lead, max_overlap=1)
+
+
+def test_project_progress_leaves_gold_out(project, lead, annotator, django_capture_on_commit_callbacks):
+    batch = annotation_services.batch_create(project=project, name="g", actor=lead)
+    annotation_services.items_add(
+        batch=batch,
+        rows=[{"external_id": "r", "text": "x"}, {"external_id": "g", "text": "y", "gold_label": "hate"}],
+        actor=lead,
+    )
+    gold = project.items.get(external_id="g")
+    assignment = annotation_services.assignment_create(item=gold, annotator=annotator)
+    annotation_services.annotation_submit(assignment=assignment, labels=["hate"], actor=annotator)
+    figures = services.project_progress_refresh(project_id=project.pk)
+    assert figures == {"items_total": 1, "annotations_required": 3, "items_completed": 0, "annotations_done": 0}
