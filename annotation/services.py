@@ -401,62 +401,64 @@ _INSERT_FIELDS = (
 
 
 def _items_insert(*, project_id: int, batch_id: int, rows: list[dict[str, Any]]) -> None:
-    """Insert cleaned item rows fast: COPY on PostgreSQL, one prepared executemany on SQLite.
+    """Insert cleaned item rows fast: binary COPY on PostgreSQL, one prepared executemany on SQLite.
 
     The rows come from item_row_clean, so they are valid; this skips the ORM's per-object work
     (the import's hot path: a million rows spend most of their time here otherwise).
     """
     if not rows:
         return
-    meta = Item._meta
     columns = [
-        "project_id",
-        "batch_id",
-        *(meta.get_field(f).column for f in _INSERT_FIELDS),
-        "assigned_count",
-        "annotations_done",
-        "created_at",
-    ]
+        "project_id", "batch_id", *(Item._meta.get_field(f).column for f in _INSERT_FIELDS),
+        "assigned_count", "annotations_done", "created_at",
+    ]  # fmt: skip
+    table = connection.ops.quote_name(Item._meta.db_table)
+    column_sql = ", ".join(connection.ops.quote_name(c) for c in columns)
+    if connection.vendor == "postgresql":
+        _items_copy(table, column_sql, project_id, batch_id, rows)
+        return
     created_at = connection.ops.adapt_datetimefield_value(timezone.now())
-
-    def dumps(value: Any) -> str:
-        return orjson.dumps(value).decode()
-
-    records = (
+    records = [
         (
-            project_id,
-            batch_id,
-            r["external_id"],
-            r["modality"],
-            r["text"],
-            r["image_url"],
-            r["video_url"],
-            r["audio_url"],
-            r["ocr_text"],
-            dumps(r["metadata"]),
-            r["language"],
-            r["is_graphic"],
-            r["is_gold"],
-            None if r["gold_labels"] is None else dumps(r["gold_labels"]),
-            r["priority"],
-            r["required_annotations"],
-            r["content_hash"],
-            0,
-            0,
-            created_at,
+            project_id, batch_id, r["external_id"], r["modality"], r["text"], r["image_url"], r["video_url"],
+            r["audio_url"], r["ocr_text"], orjson.dumps(r["metadata"]).decode(), r["language"], r["is_graphic"],
+            r["is_gold"], None if r["gold_labels"] is None else orjson.dumps(r["gold_labels"]).decode(),
+            r["priority"], r["required_annotations"], r["content_hash"], 0, 0, created_at,
         )
         for r in rows
-    )
-    table = connection.ops.quote_name(meta.db_table)
-    column_sql = ", ".join(connection.ops.quote_name(c) for c in columns)
+    ]  # fmt: skip
+    placeholders = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
-                for record in records:
-                    copy.write_row(record)
-        else:
-            placeholders = ", ".join(["%s"] * len(columns))
-            cursor.executemany(f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})", list(records))
+        cursor.executemany(f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})", records)
+
+
+# Column types for the binary COPY, in _items_insert's column order.
+_COPY_TYPES = [
+    "int8", "int8", "varchar", "varchar", "text", "varchar", "varchar", "varchar", "text", "jsonb", "varchar",
+    "bool", "bool", "jsonb", "int4", "int2", "varchar", "int2", "int2", "timestamptz",
+]  # fmt: skip
+
+
+def _items_copy(table: str, column_sql: str, project_id: int, batch_id: int, rows: list[dict[str, Any]]) -> None:
+    """Binary COPY: values are encoded by psycopg's C dumpers (JSON by orjson), about twice as fast
+    as text COPY for our rows. Runs on the Django connection, so it is part of the transaction."""
+    from psycopg.types.json import set_json_dumps
+
+    connection.ensure_connection()
+    now = timezone.now()
+    with connection.connection.cursor() as raw:
+        set_json_dumps(orjson.dumps, context=raw)
+        with raw.copy(f"COPY {table} ({column_sql}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COPY_TYPES)
+            for r in rows:
+                copy.write_row(
+                    (
+                        project_id, batch_id, r["external_id"], r["modality"], r["text"], r["image_url"],
+                        r["video_url"], r["audio_url"], r["ocr_text"], r["metadata"], r["language"], r["is_graphic"],
+                        r["is_gold"], r["gold_labels"], r["priority"], r["required_annotations"], r["content_hash"],
+                        0, 0, now,
+                    )
+                )  # fmt: skip
 
 
 def _checked_chunks(
