@@ -30,7 +30,7 @@ def test_schema_generates_valid_without_warnings(tmp_path):
     schema = yaml.safe_load(target.read_text())
     assert set(API_PATHS) <= set(schema["paths"])
     assert set(schema["paths"]["/api/v1/requests/"]) == {"get", "post"}
-    assert set(schema["paths"]["/api/v1/projects/{id}/"]) == {"get"}  # no update or delete
+    assert set(schema["paths"]["/api/v1/projects/{id}/"]) == {"get", "patch"}  # settings change; no put or delete
     assert schema["paths"]["/api/v1/projects/{id}/transition/"]["post"]["tags"] == ["projects"]
     list_parameters = {p["name"] for p in schema["paths"]["/api/v1/projects/"]["get"]["parameters"]}
     assert {"phase", "lead", "deadline_before", "deadline_after", "ordering", "page"} <= list_parameters

@@ -54,10 +54,15 @@ class DataRequestPermission(_ActionPermission):
 
 class ProjectPermission(_ActionPermission):
     user_rules = {"create": policies.can_create_project}
-    object_rules = {"retrieve": policies.can_view_project, "transition": policies.can_manage_project}
+    object_rules = {
+        "retrieve": policies.can_view_project,
+        "partial_update": policies.can_manage_project,
+        "transition": policies.can_manage_project,
+    }
     messages = {
         "create": "Only project leads may create projects.",
         "transition": "Only a lead of this project may change its phase.",
+        "partial_update": "Only a lead of this project may change its settings.",
     }
 
 

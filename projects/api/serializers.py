@@ -127,21 +127,8 @@ class DataRequestRejectSerializer(serializers.Serializer):
 
 # --- Projects ---------------------------------------------------------------------------------
 
-PROJECT_SETTINGS_FIELDS = [
-    "purpose",
-    "modality",
-    "languages",
-    "priority",
-    "deadline",
-    "label_schema",
-    "min_alpha",
-    "min_gold_accuracy",
-    "min_audit_accuracy",
-    "default_overlap",
-    "max_overlap",
-    "gold_rate",
-    "lease_minutes",
-]
+# The settings a lead chooses, as the service names them (description is listed on its own).
+PROJECT_SETTINGS_FIELDS = [field for field in services.PROJECT_SETTINGS if field != "description"]
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -189,6 +176,17 @@ class ProjectCreateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = ["name", "description", "lead", *PROJECT_SETTINGS_FIELDS]
+
+
+class ProjectUpdateSerializer(serializers.ModelSerializer):
+    """PATCH: any of the settings; the phase moves only through /transition/."""
+
+    languages = _LanguagesField(required=False)
+
+    class Meta:
+        model = Project
+        fields = ["name", "description", *PROJECT_SETTINGS_FIELDS]
+        extra_kwargs = {field: {"required": False} for field in fields}
 
 
 class ProjectTransitionSerializer(serializers.Serializer):

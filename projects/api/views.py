@@ -32,6 +32,7 @@ from projects.api.serializers import (
     ProjectCreateSerializer,
     ProjectSerializer,
     ProjectTransitionSerializer,
+    ProjectUpdateSerializer,
 )
 from projects.models import Blocker, DataRequest, Project
 
@@ -108,7 +109,7 @@ class DataRequestViewSet(_ServiceViewSet):
 
 
 @extend_schema(tags=["projects"])
-class ProjectViewSet(_ServiceViewSet):
+class ProjectViewSet(mixins.UpdateModelMixin, _ServiceViewSet):
     """Labeling projects the user leads, works on, or (requesters) that answer their team's requests."""
 
     permission_classes = [IsAuthenticated, ProjectPermission]
@@ -118,7 +119,12 @@ class ProjectViewSet(_ServiceViewSet):
     # (GROUP BY queries ignore it), which would leave pages in no particular order.
     ordering = ["deadline", "name", "id"]
     output_serializer = ProjectSerializer
-    input_serializers = {"create": ProjectCreateSerializer, "transition": ProjectTransitionSerializer}
+    input_serializers = {
+        "create": ProjectCreateSerializer,
+        "partial_update": ProjectUpdateSerializer,
+        "transition": ProjectTransitionSerializer,
+    }
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -131,6 +137,14 @@ class ProjectViewSet(_ServiceViewSet):
         lead = fields.pop("lead", None) or request.user
         project = services.project_create(actor=request.user, lead=lead, **fields)
         return self._output(_project_loaded(project), code=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ProjectUpdateSerializer, responses={200: ProjectSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Change the project's settings (leads of the project)."""
+        serializer = self.get_serializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_update(project=self.get_object(), actor=request.user, **serializer.validated_data)
+        return self._output(_project_loaded(project))
 
     @extend_schema(request=ProjectTransitionSerializer, responses={200: ProjectSerializer})
     @action(detail=True, methods=["post"])

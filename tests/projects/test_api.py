@@ -455,3 +455,18 @@ def test_blocker_list_query_count_is_flat(api_client, django_assert_num_queries,
     with django_assert_num_queries(2):
         response = client.get(BLOCKERS)
     assert response.json()["count"] == rows + 1
+
+
+def test_project_patch_changes_settings_by_lead_only(api_client, project, lead, annotator):
+    url = f"/api/v1/projects/{project.pk}/"
+    response = _as(api_client, annotator).patch(url, {"priority": 4}, format="json")
+    assert response.status_code == 403
+    response = _as(api_client, lead).patch(
+        url, {"graphic_daily_cap": 20, "require_language_match": True}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["graphic_daily_cap"] == 20 and response.json()["require_language_match"] is True
+    response = _as(api_client, lead).patch(url, {"max_overlap": 1}, format="json")
+    assert response.status_code == 400 and response.json()["field"] == "max_overlap"
+    response = _as(api_client, lead).put(url, {"name": "x"}, format="json")
+    assert response.status_code == 405
