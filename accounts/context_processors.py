@@ -18,5 +18,6 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append(("My requests", reverse("projects:request_list")))
     if user.role in (user.Role.ANNOTATOR, user.Role.REVIEWER) or user.is_superuser:
         items.append(("My queue", reverse("annotation:queue")))
+        items.append(("My work", reverse("annotation:my_work")))
     items.append(("API docs", reverse("api-docs")))
     return {"nav_items": items}

@@ -33,7 +33,7 @@ from annotation.models import (
     LabelSchema,
     LabelSchemaVersion,
 )
-from annotation.selectors import guideline_current, schema_version_current
+from annotation.selectors import assignment_in_force_get, graphic_cap_reached, schema_version_current
 from annotation.validation import item_row_clean, label_definitions_clean, labels_chosen_check
 from config.errors import NotAllowed, QuorumError
 
@@ -604,7 +604,7 @@ def assignment_create(*, item: Item, annotator: User, now=None) -> Assignment:
     from projects.models import Membership
 
     now = now or timezone.now()
-    item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+    item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item.pk)
     project = item.project
     if not Membership.objects.filter(
         project=project, user=annotator, role=Membership.Role.ANNOTATOR, is_active=True
@@ -633,12 +633,18 @@ def assignment_next(*, project: Project, annotator: User, now=None) -> Assignmen
     """
     now = now or timezone.now()
     _eligibility_check(project=project, annotator=annotator)
-    mine = Assignment.objects.filter(project=project, annotator=annotator, status=ACTIVE)
-    current = mine.filter(expires_at__gt=now).select_related("item").order_by("leased_at").first()
+    # One query for the annotator's open leases (there is rarely more than one): the live one is
+    # resumed, lapsed ones are expired.
+    mine = list(
+        Assignment.objects.filter(project=project, annotator=annotator, status=ACTIVE)
+        .select_related("item")
+        .order_by("leased_at")
+    )
+    current = next((lease for lease in mine if lease.expires_at > now), None)
     if current is not None:
         return current
-    for stale in mine.filter(expires_at__lte=now).values_list("pk", flat=True):
-        _expire_one(assignment_id=stale, now=now)
+    for stale in mine:
+        _expire_one(assignment_id=stale.pk, now=now)
     if _gold_due(project=project, annotator=annotator):
         gold = (
             Item.objects.filter(project=project, is_gold=True)
@@ -666,19 +672,11 @@ def _gold_due(*, project: Project, annotator: User) -> bool:
     return counts["gold"] < math.floor((counts["total"] + 1) * project.gold_rate)
 
 
-def _graphic_cap_reached(*, project: Project, annotator: User, now) -> bool:
-    if project.graphic_daily_cap <= 0:
-        return False
-    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    seen = Assignment.objects.filter(annotator=annotator, item__is_graphic=True, leased_at__gte=start_of_day).count()
-    return seen >= project.graphic_daily_cap
-
-
 def _pick_open_item(*, project: Project, annotator: User, now) -> Item | None:
     candidates = Item.objects.filter(
         project=project, is_gold=False, assigned_count__lt=F("required_annotations")
     ).filter(~Exists(Assignment.objects.filter(item=OuterRef("pk"), annotator=annotator)))
-    if _graphic_cap_reached(project=project, annotator=annotator, now=now):
+    if graphic_cap_reached(project=project, annotator=annotator, now=now):
         candidates = candidates.filter(is_graphic=False)
     if project.require_language_match and annotator.languages:
         candidates = candidates.filter(Q(language="") | Q(language__in=annotator.languages))
@@ -713,14 +711,25 @@ def _expire_stale(*, now, project_id: int | None = None, item_id: int | None = N
     return sum(_expire_one(assignment_id=pk, now=now) for pk in stale.values_list("pk", flat=True)[:limit])
 
 
-@transaction.atomic
 def assignment_expire_sweep(*, now=None, limit: int = 5000) -> int:
-    """Expire lapsed leases everywhere and return their slots (beat runs it). Returns how many."""
-    return _expire_stale(now=now or timezone.now(), limit=limit)
+    """Expire lapsed leases everywhere and return their slots (beat runs it). Returns how many.
+
+    Each lease is expired in its own short transaction. In one transaction for all, the sweep
+    would hold an item's row (after giving back one lease's slot) while waiting for another
+    lease of the same item, which a submit holds while it waits for that item: a deadlock,
+    seen under load on PostgreSQL (tests/integration/test_concurrency.py).
+    """
+    now = now or timezone.now()
+    stale = list(Assignment.objects.filter(status=ACTIVE, expires_at__lte=now).values_list("pk", flat=True)[:limit])
+    expired = 0
+    for assignment_id in stale:
+        with transaction.atomic():
+            expired += _expire_one(assignment_id=assignment_id, now=now)
+    return expired
 
 
 def _owned_assignment(assignment: Assignment, actor: User) -> Assignment:
-    locked = Assignment.objects.select_for_update().select_related("project").get(pk=assignment.pk)
+    locked = Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
     if locked.annotator_id != actor.pk:
         raise NotAllowed("this assignment belongs to another annotator")
     return locked
@@ -773,7 +782,7 @@ def flag_raise(*, assignment: Assignment, actor: User, question: str) -> Flag:
 @transaction.atomic
 def flag_answer(*, flag: Flag, actor: User, answer: str) -> Flag:
     """The lead answers an annotator's question."""
-    flag = Flag.objects.select_for_update().select_related("project").get(pk=flag.pk)
+    flag = Flag.objects.select_for_update(of=("self",)).select_related("project").get(pk=flag.pk)
     _require_lead(actor, flag.project)
     answer = (answer or "").strip()
     if not answer:
@@ -815,10 +824,11 @@ def annotation_submit(
                 field="assignment",
             )
         item.assigned_count += 1
-    version = schema_version_current(schema_id=project.label_schema_id)
+    in_force = assignment_in_force_get(assignment=assignment)  # one query, not three
+    version = in_force.schema_version
     if version is None:
         raise QuorumError(f"project {project.name!r} has no label schema", field="labels")
-    allowed = version.labels.values_list("key", flat=True)
+    allowed = [label.key for label in in_force.labels]
     chosen = labels_chosen_check(labels, allowed=allowed, multi=version.schema.selection == LabelSchema.Selection.MULTI)
     if not isinstance(time_spent_ms, int) or isinstance(time_spent_ms, bool) or time_spent_ms < 0:
         raise QuorumError("time_spent_ms: give a whole number of milliseconds, 0 or more", field="time_spent_ms")
@@ -829,7 +839,7 @@ def annotation_submit(
         annotator=actor,
         labels=chosen,
         schema_version=version,
-        guideline=guideline_current(project=project),
+        guideline_id=in_force.guideline.pk if in_force.guideline else None,
         time_spent_ms=time_spent_ms,
         comment=comment,
         submitted_at=now,

@@ -19,6 +19,8 @@ _label_key = re.compile(LABEL_KEY_RE)
 MAX_TEXT_CHARS = 100_000
 CONTENT_FIELDS = ("text", "image_url", "video_url", "audio_url", "ocr_text")
 URL_FIELDS = ("image_url", "video_url", "audio_url")
+# Keys the task page uses for itself, so no label may take them.
+RESERVED_SHORTCUTS = frozenset({"s", "f", "g", "r", "?"})
 
 
 def label_key_check(key: Any, *, where: str) -> str:
@@ -70,9 +72,10 @@ def label_definitions_clean(labels: Any) -> list[dict[str, Any]]:
         ):
             raise QuorumError(f"{where}.shortcut: {shortcut!r} is not a single character", field=f"{where}.shortcut")
         shortcut = shortcut.lower()
-        if shortcut in {"s", "f", "g"}:
+        if shortcut in RESERVED_SHORTCUTS:
             raise QuorumError(
-                f"{where}.shortcut: {shortcut!r} is reserved (S skips, F flags, G opens the guideline)",
+                f"{where}.shortcut: {shortcut!r} is reserved (S skips, F flags, G opens the guideline, "
+                "R reveals media, ? shows the keys)",
                 field=f"{where}.shortcut",
             )
         if shortcut and shortcut in shortcuts:

@@ -13,12 +13,16 @@ from typing import Any, TypeVar
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from annotation import selectors as annotation_selectors
+from annotation import services as annotation_services
+from annotation.forms import ImportJobForm
+from annotation.models import Flag, ImportJob
 from config.errors import QuorumError
 from config.exceptions import validation_error_body
 from projects import policies, selectors, services
@@ -107,7 +111,20 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "resolvable": {b.pk for b in project.blockers_open if policies.can_resolve_blocker(request.user, b)},
         "activities": selectors.activity_list(project=project, limit=20),
     }
+    if can_manage:
+        context.update(_lead_sections(request, project))
     return render(request, "projects/project_detail.html", context)
+
+
+def _lead_sections(request: HttpRequest, project: Project) -> dict[str, Any]:
+    """What only leads see on the project page: annotators' questions and the item imports."""
+    flags = annotation_selectors.project_flag_list
+    return {
+        "flags_open": flags(user=request.user, project=project, status=Flag.Status.OPEN),
+        "flags_answered": flags(user=request.user, project=project, status=Flag.Status.ANSWERED, limit=10),
+        "import_form": ImportJobForm(),
+        "import_jobs": annotation_selectors.project_import_job_list(user=request.user, project=project),
+    }
 
 
 @login_required
@@ -150,6 +167,79 @@ def blocker_resolve(request: HttpRequest, pk: int, blocker_pk: int) -> HttpRespo
     if _attempt(request, services.blocker_resolve, blocker=blocker, actor=request.user, resolution=resolution):
         messages.success(request, f"Resolved “{blocker.title}”.")
     return redirect(f"{blocker.project.get_absolute_url()}#blockers")
+
+
+# --- Annotators' questions and item imports (the lead's side) --------------------------------
+
+
+@login_required
+@require_POST
+def flag_answer(request: HttpRequest, pk: int, flag_pk: int) -> HttpResponse:
+    """The lead answers an annotator's question; the annotator reads it on their "My work" page."""
+    project = _project_or_404(request, pk)
+    _require(policies.can_manage_project(request.user, project), "Only the project's lead answers questions.")
+    flag = annotation_selectors.project_flag_get(user=request.user, project=project, pk=flag_pk)
+    if flag is None:
+        raise Http404("No such question.")
+    answer = request.POST.get("answer", "")
+    if _attempt(request, annotation_services.flag_answer, flag=flag, actor=request.user, answer=answer):
+        messages.success(request, f"Answered {flag.raised_by.display_name}'s question on item {flag.external_id}.")
+    return redirect(f"{project.get_absolute_url()}#flags")
+
+
+@login_required
+@require_POST
+def import_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upload a file of items into a batch; the import runs as a task and its block polls for progress."""
+    project = _project_or_404(request, pk)
+    _require(policies.can_manage_project(request.user, project), "Only the project's lead imports items.")
+    form = ImportJobForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+    elif job := _attempt(
+        request,
+        annotation_services.import_job_create,
+        project=project,
+        actor=request.user,
+        upload=form.cleaned_data["file"],
+        batch_name=form.cleaned_data["batch_name"],
+        mode=form.cleaned_data["mode"],
+    ):
+        messages.success(request, f"Import of {job.source_name} into batch “{job.batch_name}” started.")
+    return redirect(f"{project.get_absolute_url()}#imports")
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def import_status(request: HttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    """One import job's block; htmx polls it while the job runs. Without htmx, the project page."""
+    project, job = _import_job_or_404(request, pk, job_pk)
+    if not request.htmx:
+        return redirect(f"{project.get_absolute_url()}#import-{job.pk}")
+    return render(request, "projects/_importjob.html", {"project": project, "job": job})
+
+
+@login_required
+def import_error_report(request: HttpRequest, pk: int, job_pk: int) -> FileResponse:
+    """The job's CSV report of bad rows (row, column, message), as a download."""
+    _project, job = _import_job_or_404(request, pk, job_pk)
+    if not job.error_report:
+        raise Http404("This import has no error report.")
+    return FileResponse(
+        job.error_report.open("rb"),
+        as_attachment=True,
+        filename=f"import-{job.pk}-errors.csv",
+        content_type="text/csv; charset=utf-8",
+    )
+
+
+def _import_job_or_404(request: HttpRequest, pk: int, job_pk: int) -> tuple[Project, ImportJob]:
+    project = _project_or_404(request, pk)
+    _require(policies.can_manage_project(request.user, project), "Only the project's lead sees its imports.")
+    job = annotation_selectors.project_import_job_get(user=request.user, project=project, pk=job_pk)
+    if job is None:
+        raise Http404("No such import.")
+    return project, job
 
 
 # --- Data requests ----------------------------------------------------------------------------

@@ -66,9 +66,9 @@ def test_signed_in_visitor_of_login_page_goes_home(client, annotator):
 @pytest.mark.parametrize(
     ("role", "shown", "hidden"),
     [
-        (User.Role.LEAD, ["Portfolio", "Requests"], ["My queue", "My requests"]),
+        (User.Role.LEAD, ["Portfolio", "Requests"], ["My queue", "My work", "My requests"]),
         (User.Role.REQUESTER, ["My requests"], ["Portfolio", "My queue"]),
-        (User.Role.ANNOTATOR, ["My queue"], ["Portfolio", "Requests"]),
+        (User.Role.ANNOTATOR, ["My queue", "My work"], ["Portfolio", "Requests"]),
         (User.Role.REVIEWER, ["My queue"], ["Portfolio", "Requests"]),
     ],
 )

@@ -261,3 +261,11 @@ def test_annotation_submit_multi_choice(lead, annotator):
     assignment = services.assignment_create(item=ItemFactory(batch=BatchFactory(project=project)), annotator=annotator)
     annotation = services.annotation_submit(assignment=assignment, labels=["hate", "violence"], actor=annotator)
     assert annotation.labels == ["hate", "violence"] and annotation.guideline is None
+
+
+def test_task_page_keys_are_reserved_for_the_page(lead):
+    for key in ("r", "?"):
+        with pytest.raises(
+            QuorumError, match=f"labels\\[0\\].shortcut: '\\{key}' is reserved" if key == "?" else "is reserved"
+        ):
+            services.schema_create(name=f"Reserved {key}", labels=[{"key": "a", "shortcut": key}], actor=lead)

@@ -63,3 +63,20 @@ def artifacts_dir() -> Path:
     """Screenshots go to test-artifacts/ (gitignored); the README borrows them."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def sign_in():
+    """Sign in through the real form with the keyboard: sign_in(page, username)."""
+    from tests.accounts.factories import PASSWORD
+
+    def sign_in(page, username: str) -> None:
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        if "/accounts/login/" in page.url:
+            raise AssertionError(f"signing in as {username!r} failed")
+
+    return sign_in

@@ -19,8 +19,8 @@ ROLES = {
     # role: (landing path, page heading, navigation links in order)
     User.Role.LEAD: ("/projects/", "Portfolio", ["Portfolio", "Requests", "API docs"]),
     User.Role.REQUESTER: ("/projects/requests/", "Data requests", ["My requests", "API docs"]),
-    User.Role.ANNOTATOR: ("/annotate/", "Your queue", ["My queue", "API docs"]),
-    User.Role.REVIEWER: ("/annotate/", "Your queue", ["My queue", "API docs"]),
+    User.Role.ANNOTATOR: ("/annotate/", "Your queue", ["My queue", "My work", "API docs"]),
+    User.Role.REVIEWER: ("/annotate/", "Your queue", ["My queue", "My work", "API docs"]),
 }
 
 

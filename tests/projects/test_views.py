@@ -4,15 +4,21 @@ data request pages and triage. Roles are denied across projects; hostile text st
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import User
+from annotation import services as annotation_services
+from annotation.models import Flag, ImportJob, Item
 from projects import services
 from projects.models import Blocker, DataRequest, Membership, Project
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.accounts.test_views import assert_csp_clean
+from tests.annotation.factories import BatchFactory, ItemFactory
 from tests.projects.factories import BlockerFactory, DataRequestFactory, MilestoneFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -156,17 +162,23 @@ def test_project_page_query_count_does_not_grow_with_blockers(
 ):
     client.force_login(lead)
     url = project.get_absolute_url()
-    # session, user, project, memberships, milestones, open and resolved blockers, the lead's roles, activity
-    with django_assert_num_queries(9):
+    # session, user, project, memberships, milestones, open and resolved blockers, the lead's roles,
+    # activity; for the lead: open and answered questions, import jobs
+    with django_assert_num_queries(12):
         client.get(url)
     for n in range(4):
         MilestoneFactory(project=project)
         BlockerFactory(project=project, owner=annotator, title=f"Open {n}")
         services.blocker_resolve(blocker=BlockerFactory(project=project), actor=lead, resolution="done")
         Membership.objects.create(project=project, user=UserFactory(), role=Membership.Role.ANNOTATOR)
-    with django_assert_num_queries(9):
+        _flag(project, annotator, answered_by=lead if n % 2 else None)
+        ImportJob.objects.create(
+            project=project, created_by=lead, batch_name=f"b{n}", source_name="f.csv", format="csv"
+        )
+    with django_assert_num_queries(12):
         html = _html(client.get(url))
     assert html.count("Resolve…") == 4 and html.count("done") >= 4
+    assert html.count('name="answer"') == 2 and html.count('class="card import-job"') == 4
 
 
 def test_project_page_for_members_has_no_phase_buttons(client, annotator, project):
@@ -501,3 +513,229 @@ def test_hostile_project_name_and_request_title_are_escaped(client, lead, reques
 def test_pages_send_anonymous_visitors_to_sign_in(client, url):
     response = client.get(url)
     assert response.status_code == 302 and response["Location"] == f"{reverse('login')}?next={url}"
+
+
+# --- Annotators' questions (flags) on the lead's project page -----------------------------------
+
+
+def _flag(project, annotator, *, question="Is a slur in a quote hate?", answered_by=None, external_id=None):
+    """A question raised through the services on a fresh item (answered when `answered_by` is given)."""
+    item = ItemFactory(batch=BatchFactory(project=project), **({"external_id": external_id} if external_id else {}))
+    assignment = annotation_services.assignment_create(item=item, annotator=annotator)
+    flag = annotation_services.flag_raise(assignment=assignment, actor=annotator, question=question)
+    if answered_by is not None:
+        flag = annotation_services.flag_answer(
+            flag=flag, actor=answered_by, answer="Yes: quoting a slur to attack is hate."
+        )
+    return flag
+
+
+def test_project_page_lists_open_questions_first_with_answer_forms(client, lead, annotator, project):
+    answered = _flag(project, annotator, question="Old question", answered_by=lead, external_id="post-1")
+    open_flag = _flag(project, annotator, question=HOSTILE_TITLE, external_id="post-2")
+    client.force_login(lead)
+    html = _html(client.get(project.get_absolute_url()))
+    assert "Questions from annotators" in html
+    assert_escaped(html, HOSTILE_TITLE)
+    assert html.index("post-2") < html.index("Recently answered") < html.index("post-1")
+    assert reverse("projects:flag_answer", args=[project.pk, open_flag.pk]) in html
+    assert reverse("projects:flag_answer", args=[project.pk, answered.pk]) not in html
+    assert "Yes: quoting a slur to attack is hate." in html
+    assert_csp_clean(html)
+
+
+@pytest.mark.parametrize("role", ["annotator", "reviewer"])
+def test_project_page_shows_questions_and_imports_only_to_leads(client, request, annotator, project, role):
+    _flag(project, annotator, question="Only for the lead")
+    client.force_login(request.getfixturevalue(role))
+    html = _html(client.get(project.get_absolute_url()))
+    assert "Only for the lead" not in html and "Questions from annotators" not in html
+    assert reverse("projects:import_create", args=[project.pk]) not in html
+
+
+def test_flag_answer_via_the_page(client, lead, annotator, project):
+    flag = _flag(project, annotator, external_id="post-7")
+    client.force_login(lead)
+    response = client.post(
+        reverse("projects:flag_answer", args=[project.pk, flag.pk]), {"answer": "Label it hate."}, follow=True
+    )
+    flag.refresh_from_db()
+    assert (flag.status, flag.answer, flag.answered_by) == (Flag.Status.ANSWERED, "Label it hate.", lead)
+    assert response.redirect_chain == [(f"{project.get_absolute_url()}#flags", 302)]
+    assert _messages(response) == ["Answered annotator's question on item post-7."]
+
+
+def test_flag_answer_that_is_blank_is_a_message(client, lead, annotator, project):
+    flag = _flag(project, annotator)
+    client.force_login(lead)
+    response = client.post(reverse("projects:flag_answer", args=[project.pk, flag.pk]), {"answer": "  "}, follow=True)
+    assert _messages(response) == ["answer: write the answer"]
+    flag.refresh_from_db()
+    assert flag.status == Flag.Status.OPEN
+
+
+def test_flag_answer_is_only_for_the_projects_lead(client, lead, other_lead, annotator, project):
+    flag = _flag(project, annotator)
+    url = reverse("projects:flag_answer", args=[project.pk, flag.pk])
+    client.force_login(annotator)
+    assert client.post(url, {"answer": "me"}).status_code == 403
+    client.force_login(other_lead)
+    assert client.post(url, {"answer": "me"}).status_code == 404
+    # A flag of another project through this project's URL: 404, nothing leaks.
+    foreign_project = ProjectFactory(lead=lead)
+    Membership.objects.create(project=foreign_project, user=annotator, role=Membership.Role.ANNOTATOR)
+    foreign = _flag(foreign_project, annotator)
+    client.force_login(lead)
+    assert (
+        client.post(reverse("projects:flag_answer", args=[project.pk, foreign.pk]), {"answer": "x"}).status_code == 404
+    )
+    assert Flag.objects.filter(status=Flag.Status.ANSWERED).count() == 0
+
+
+# --- Item imports on the lead's project page ----------------------------------------------------
+
+IMPORT_CSV = (
+    "external_id,text,image_url,gold_label\n"
+    "a1,first post,,\n"
+    "a2,,javascript:alert(1),\n"
+    "a3,a caption,https://cdn.example.org/3.jpg,\n"
+    "a4,known answer,,nonsense\n"
+)
+
+
+def _upload(client, project, *, name="items.csv", content=IMPORT_CSV, mode="skip_bad_rows", batch="Week 1"):
+    data = {"batch_name": batch, "mode": mode}
+    if content is not None:
+        data["file"] = SimpleUploadedFile(name, content.encode(), content_type="text/csv")
+    return client.post(reverse("projects:import_create", args=[project.pk]), data, follow=True)
+
+
+def test_project_page_has_the_import_form_for_the_lead(client, lead, project):
+    client.force_login(lead)
+    html = _html(client.get(project.get_absolute_url()))
+    assert reverse("projects:import_create", args=[project.pk]) in html
+    assert 'enctype="multipart/form-data"' in html and 'name="batch_name"' in html
+    assert 'value="all_or_nothing"' in html and 'value="skip_bad_rows"' in html
+
+
+def test_import_upload_runs_and_shows_counts_errors_and_the_report_link(
+    client, lead, project, django_capture_on_commit_callbacks
+):
+    client.force_login(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(client, project)
+    job = ImportJob.objects.get(project=project)
+    assert response.redirect_chain == [(f"{project.get_absolute_url()}#imports", 302)]
+    assert _messages(response) == ["Import of items.csv into batch “Week 1” started."]
+    assert job.status == ImportJob.Status.SUCCEEDED and job.items_created == 2 and job.rows_invalid == 2
+    assert sorted(Item.objects.filter(project=project).values_list("external_id", flat=True)) == ["a1", "a3"]
+    response = client.get(project.get_absolute_url())
+    html = _html(response)
+    block = html[html.index(f'id="import-{job.pk}"') :]
+    assert "Succeeded" in block and "hx-trigger" not in block[:400]
+    assert re.search(r"<dt>Rows read</dt>\s*<dd>4</dd>", block) and re.search(
+        r"<dt>Items created</dt>\s*<dd>2</dd>", block
+    )
+    assert "image_url" in block and "gold_label" in block and "javascript:alert(1)" in block  # as text, escaped
+    assert 'href="javascript' not in html and 'src="javascript' not in html
+    assert reverse("projects:import_error_report", args=[project.pk, job.pk]) in block
+    assert_csp_clean(html)
+
+
+def test_import_upload_all_or_nothing_fails_without_writing(client, lead, project, django_capture_on_commit_callbacks):
+    client.force_login(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(client, project, mode="all_or_nothing")
+    job = ImportJob.objects.get(project=project)
+    assert job.status == ImportJob.Status.FAILED and job.items_created == 0
+    assert not Item.objects.filter(project=project).exists()
+    assert "nothing was imported" in _html(client.get(project.get_absolute_url()))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"content": None}, "file: This field is required."),
+        ({"batch": ""}, "batch_name: This field is required."),
+        ({"mode": "sometimes"}, "mode: Select a valid choice."),
+        ({"name": "items.txt"}, "file: cannot tell the format of 'items.txt'"),
+    ],
+)
+def test_import_upload_with_bad_input_says_where(client, lead, project, kwargs, message):
+    client.force_login(lead)
+    response = _upload(client, project, **kwargs)
+    assert any(text.startswith(message) for text in _messages(response)), _messages(response)
+    assert not ImportJob.objects.exists()
+
+
+def test_import_upload_is_only_for_the_projects_lead(client, annotator, other_lead, project):
+    client.force_login(annotator)
+    assert _upload(client, project).status_code == 403
+    client.force_login(other_lead)
+    assert _upload(client, project).status_code == 404
+    assert not ImportJob.objects.exists()
+
+
+def _job(project, lead, **fields):
+    values = {"batch_name": "Week 1", "source_name": "items.csv", "format": "csv", **fields}
+    return ImportJob.objects.create(project=project, created_by=lead, **values)
+
+
+def test_import_status_polls_while_running_with_progress_from_the_cache(client, lead, project):
+    job = _job(project, lead, status=ImportJob.Status.RUNNING)
+    cache.set(annotation_services._import_progress_key(job.pk), 1500)
+    url = reverse("projects:import_status", args=[project.pk, job.pk])
+    client.force_login(lead)
+    response = client.get(url, HTTP_HX_REQUEST="true")
+    html = _html(response)
+    assert re.match(rf'<div class="card import-job"\s+id="import-{job.pk}"', html.lstrip())
+    assert f'hx-get="{url}" hx-trigger="every 1s" hx-swap="outerHTML"' in html
+    assert "<dd>1500</dd>" in html and "<progress" in html and "Items created" not in html
+    assert "<html" not in html and "HX-Request" in response["Vary"]
+    cache.delete(annotation_services._import_progress_key(job.pk))
+
+
+def test_import_status_stops_polling_when_finished(client, lead, project):
+    job = _job(project, lead, status=ImportJob.Status.SUCCEEDED, rows_read=10, items_created=10)
+    job.finished_at = job.created_at
+    job.save()
+    client.force_login(lead)
+    html = _html(client.get(reverse("projects:import_status", args=[project.pk, job.pk]), HTTP_HX_REQUEST="true"))
+    assert "hx-trigger" not in html and "Succeeded" in html and "<dd>10</dd>" in html
+
+
+def test_import_status_without_htmx_goes_to_the_project_page(client, lead, project):
+    job = _job(project, lead)
+    client.force_login(lead)
+    response = client.get(reverse("projects:import_status", args=[project.pk, job.pk]))
+    assert response.status_code == 302 and response["Location"] == f"{project.get_absolute_url()}#import-{job.pk}"
+
+
+def test_import_status_and_report_are_only_for_the_projects_lead(client, lead, annotator, other_lead, project):
+    job = _job(project, lead)
+    urls = [
+        reverse("projects:import_status", args=[project.pk, job.pk]),
+        reverse("projects:import_error_report", args=[project.pk, job.pk]),
+    ]
+    client.force_login(annotator)
+    assert [client.get(url, HTTP_HX_REQUEST="true").status_code for url in urls] == [403, 403]
+    client.force_login(other_lead)
+    assert [client.get(url, HTTP_HX_REQUEST="true").status_code for url in urls] == [404, 404]
+    other_job = _job(ProjectFactory(lead=other_lead), other_lead)
+    client.force_login(lead)
+    assert client.get(reverse("projects:import_status", args=[project.pk, other_job.pk])).status_code == 404
+
+
+def test_import_error_report_downloads_as_csv(client, lead, project, django_capture_on_commit_callbacks):
+    client.force_login(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(client, project)
+    job = ImportJob.objects.get(project=project)
+    response = client.get(reverse("projects:import_error_report", args=[project.pk, job.pk]))
+    body = b"".join(response.streaming_content).decode()
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert f'filename="import-{job.pk}-errors.csv"' in response["Content-Disposition"]
+    assert body.splitlines()[0] == "row,column,message" and len(body.splitlines()) == 3
+    assert "row 3, column image_url" in body and "row 5, column gold_label" in body
+    no_report = _job(project, lead, status=ImportJob.Status.SUCCEEDED)
+    assert client.get(reverse("projects:import_error_report", args=[project.pk, no_report.pk])).status_code == 404
