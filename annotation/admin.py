@@ -4,9 +4,16 @@ from annotation.models import Annotation, Assignment, Batch, Guideline, Item, La
 
 
 class LabelInline(admin.TabularInline):
+    """Read-only: a schema version is immutable (annotations point at it); changes are new versions."""
+
     model = Label
     extra = 0
     fk_name = "version"
+    can_delete = False
+    readonly_fields = ("key", "name", "description", "parent", "severity", "shortcut", "order")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(LabelSchema)
@@ -18,7 +25,11 @@ class LabelSchemaAdmin(admin.ModelAdmin):
 @admin.register(LabelSchemaVersion)
 class LabelSchemaVersionAdmin(admin.ModelAdmin):
     list_display = ("schema", "number", "created_by", "created_at")
+    readonly_fields = ("schema", "number", "note", "created_by", "created_at")
     inlines = [LabelInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # versions are made by annotation.services.schema_version_create
 
 
 @admin.register(Guideline)

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-import pandas as pd
-import pyarrow.parquet as pq
 
 from config.errors import QuorumError
 
@@ -56,6 +54,8 @@ def read_chunks(source: str | Path | BinaryIO, *, fmt: str, chunk_rows: int = CH
 
 
 def _csv_chunks(source, chunk_rows: int) -> Iterator[Chunk]:
+    import pandas as pd  # imported here: web processes that never import need not load pandas
+
     try:
         reader = pd.read_csv(source, chunksize=chunk_rows, dtype=str, keep_default_na=False, na_filter=False)
         row_number = 2
@@ -100,6 +100,8 @@ def _jsonl_chunks(source, chunk_rows: int) -> Iterator[Chunk]:
 
 
 def _parquet_chunks(source, chunk_rows: int) -> Iterator[Chunk]:
+    import pyarrow.parquet as pq  # imported here, like pandas above
+
     try:
         parquet = pq.ParquetFile(source)
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet

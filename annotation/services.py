@@ -593,17 +593,23 @@ def _lease(*, item: Item, annotator: User, project: Project, now) -> Assignment:
     return assignment
 
 
-@transaction.atomic
 def assignment_create(*, item: Item, annotator: User, now=None) -> Assignment:
     """Lease one slot of a chosen `item` to `annotator` (the engine's `assignment_next` picks for you).
 
     Invariants: the annotator is an active annotator of the project; they never hold two
     assignments on one item; a regular item never has more slots taken than its overlap. The item
-    row is locked so concurrent leases of its last slot serialise.
+    row is locked so concurrent leases of its last slot serialise. Lapsed leases of the item are
+    expired first, before any lock is held.
     """
+    now = now or timezone.now()
+    _expire_stale(item_id=item.pk, now=now)
+    return _assignment_create_locked(item=item, annotator=annotator, now=now)
+
+
+@transaction.atomic
+def _assignment_create_locked(*, item: Item, annotator: User, now) -> Assignment:
     from projects.models import Membership
 
-    now = now or timezone.now()
     item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item.pk)
     project = item.project
     if not Membership.objects.filter(
@@ -612,14 +618,11 @@ def assignment_create(*, item: Item, annotator: User, now=None) -> Assignment:
         raise NotAllowed(f"{annotator.username} is not an annotator of project {project.name!r}")
     if Assignment.objects.filter(item=item, annotator=annotator).exists():
         raise QuorumError(f"item {item.external_id!r}: {annotator.username} already worked on it", field="item")
-    _expire_stale(item_id=item.pk, now=now)
-    item.refresh_from_db(fields=["assigned_count", "required_annotations"])
     if not item.is_gold and item.assigned_count >= item.required_annotations:
         raise QuorumError(f"item {item.external_id!r}: all {item.required_annotations} slots are taken", field="item")
     return _lease(item=item, annotator=annotator, project=project, now=now)
 
 
-@transaction.atomic
 def assignment_next(*, project: Project, annotator: User, now=None) -> Assignment | None:
     """The annotator's next piece of work in `project`, or None when there is nothing left for them.
 
@@ -644,7 +647,18 @@ def assignment_next(*, project: Project, annotator: User, now=None) -> Assignmen
     if current is not None:
         return current
     for stale in mine:
-        _expire_one(assignment_id=stale.pk, now=now)
+        with transaction.atomic():
+            _expire_one(assignment_id=stale.pk, now=now)
+    assignment = _assignment_take(project=project, annotator=annotator, now=now)
+    if assignment is None and _expire_stale(project_id=project.pk, now=now):
+        # Lapsed leases of others held the last open slots: they are back in the pool now.
+        assignment = _assignment_take(project=project, annotator=annotator, now=now)
+    return assignment
+
+
+@transaction.atomic
+def _assignment_take(*, project: Project, annotator: User, now) -> Assignment | None:
+    """Gold when due, else the best open item: picked, locked and leased in one transaction."""
     if _gold_due(project=project, annotator=annotator):
         gold = (
             Item.objects.filter(project=project, is_gold=True)
@@ -683,10 +697,7 @@ def _pick_open_item(*, project: Project, annotator: User, now) -> Item | None:
     candidates = candidates.order_by("-priority", "id")
     if connection.features.has_select_for_update_skip_locked:
         candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-    item = candidates.first()
-    if item is None and _expire_stale(project_id=project.pk, now=now):
-        return _pick_open_item(project=project, annotator=annotator, now=now)
-    return item
+    return candidates.first()
 
 
 def _expire_one(*, assignment_id: int, now) -> bool:
@@ -703,29 +714,27 @@ def _expire_one(*, assignment_id: int, now) -> bool:
 
 
 def _expire_stale(*, now, project_id: int | None = None, item_id: int | None = None, limit: int = 200) -> int:
+    """Expire lapsed leases, each in its own short transaction, and return how many.
+
+    Called before taking locks, never while holding an item: expiring a lease touches its item,
+    and a submit holds its lease while waiting for that item, so doing this under an item lock,
+    or many leases in one transaction, can deadlock (seen under load on PostgreSQL).
+    """
     stale = Assignment.objects.filter(status=ACTIVE, expires_at__lte=now)
     if project_id is not None:
         stale = stale.filter(project_id=project_id)
     if item_id is not None:
         stale = stale.filter(item_id=item_id)
-    return sum(_expire_one(assignment_id=pk, now=now) for pk in stale.values_list("pk", flat=True)[:limit])
-
-
-def assignment_expire_sweep(*, now=None, limit: int = 5000) -> int:
-    """Expire lapsed leases everywhere and return their slots (beat runs it). Returns how many.
-
-    Each lease is expired in its own short transaction. In one transaction for all, the sweep
-    would hold an item's row (after giving back one lease's slot) while waiting for another
-    lease of the same item, which a submit holds while it waits for that item: a deadlock,
-    seen under load on PostgreSQL (tests/integration/test_concurrency.py).
-    """
-    now = now or timezone.now()
-    stale = list(Assignment.objects.filter(status=ACTIVE, expires_at__lte=now).values_list("pk", flat=True)[:limit])
     expired = 0
-    for assignment_id in stale:
+    for assignment_id in list(stale.values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
             expired += _expire_one(assignment_id=assignment_id, now=now)
     return expired
+
+
+def assignment_expire_sweep(*, now=None, limit: int = 5000) -> int:
+    """Expire lapsed leases everywhere and return their slots (beat runs it). Returns how many."""
+    return _expire_stale(now=now or timezone.now(), limit=limit)
 
 
 def _owned_assignment(assignment: Assignment, actor: User) -> Assignment:

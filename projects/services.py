@@ -323,7 +323,7 @@ def project_update(*, project: Project, actor: User, **fields: Any) -> Project:
         raise QuorumError(f"unknown project field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     if "languages" in fields:
         fields["languages"] = _languages_clean(fields["languages"], "languages")
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     changed = {}
     for field, value in fields.items():
         if getattr(project, field) != value:
@@ -385,7 +385,7 @@ def project_transition(*, project: Project, to_phase: str, actor: User, reason: 
     """
     if not policies.can_manage_project(actor, project):
         raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     if to_phase not in Phase.values:
         raise QuorumError(
             f"to_phase: {to_phase!r} is not a phase; phases are {', '.join(Phase.values)}", field="to_phase"
@@ -604,7 +604,7 @@ def project_progress_refresh(*, project_id: int) -> dict[str, int]:
 
     Idempotent: it sets counts, it does not add to them. Returns the figures.
     """
-    project = Project.objects.select_for_update().get(pk=project_id)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project_id)
     # Gold items sit outside the overlap (each annotator answers each once), so progress counts
     # regular items and their annotations only.
     items = Item.objects.filter(project=project, is_gold=False).aggregate(
