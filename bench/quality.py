@@ -1,19 +1,30 @@
-"""Quality engine benchmark: the full numerical report on synthetic annotations.
+"""Quality engine benchmark: the numerical report on synthetic annotations, in memory or from a database.
 
     .venv/bin/python bench/quality.py                       # 200,000 items × 5 = 1,000,000 annotations
     .venv/bin/python bench/quality.py --annotators 5        # every item labelled by the same 5 people
     .venv/bin/python bench/quality.py --bootstrap items     # draw item indices, not row patterns
     .venv/bin/python bench/quality.py --items 20000 --resamples 200
+    .venv/bin/python bench/quality.py --db postgres         # the same annotations in a fresh database
+    .venv/bin/python bench/quality.py --db sqlite --consensus
 
 The annotations are generated in numpy (true labels from a skewed prior, a pool of annotators of
 varied accuracy with some systematic confusions and a few spammers, `--overlap` distinct annotators
-per item); there is no database yet: loading the codes from the Annotation table will be added and
-timed here once the quality models exist. Generation is not timed. Times `quality.report.
-quality_report` (alpha with a `--resamples` bootstrap CI, ordinal alpha over severity, Fleiss,
-observed agreement, per-label alpha, coincidences, per-annotator agreement, pairwise Cohen's kappa,
-majority vote, Dawid–Skene, adjudication queue), then our alpha alone against the bare
-`krippendorff.alpha(value_counts=...)` call on the same matrix. Peak memory is the process's peak
-resident set size, read before the library call (which allocates items × labels² floats) and after.
+per item). Generation is not timed.
+
+Without `--db`: times `quality.report.quality_report` on the codes in memory (alpha with a
+`--resamples` bootstrap CI, ordinal alpha over severity, Fleiss, observed agreement, per-label
+alpha, coincidences, per-annotator agreement, pairwise Cohen's kappa, majority vote, Dawid–Skene,
+adjudication queue), then our alpha alone against the bare `krippendorff.alpha(value_counts=...)`
+call on the same matrix.
+
+With `--db sqlite|postgres`: a child process creates a fresh database (SQLite file or a new
+PostgreSQL database), a project, the annotators, the items and the annotations with bulk SQL
+(binary COPY on PostgreSQL, executemany on SQLite; not timed). This process then times
+`quality.services.agreement_report_compute` — the full stored report, loading from the database
+included — and, on the same data, our alpha straight from the database (stream + value counts +
+alpha) against the bare `krippendorff.alpha` call on the loaded matrix. `--consensus` also times
+`consensus_compute` (Dawid–Skene, 200,000 rows written). Peak memory is this process's peak
+resident set size (the loading child's memory is not counted).
 """
 
 from __future__ import annotations
@@ -72,8 +83,20 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--bootstrap", choices=["auto", "items", "patterns"], default="auto")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], help="load into a fresh database and time from there")
+    parser.add_argument("--reader", choices=["auto", "orm", "packed"], default="auto", help="with --db: how to read")
+    parser.add_argument("--consensus", action="store_true", help="with --db: also time consensus_compute")
+    parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
+    if args.load_only:
+        db_load(args)
+    elif args.db:
+        db_main(args)
+    else:
+        memory_main(args)
 
+
+def memory_main(args: argparse.Namespace) -> None:
     import krippendorff
 
     from quality import agreement
@@ -136,6 +159,251 @@ def main() -> None:
         f"annotation rows; bare krippendorff.alpha {library_seconds:.3f} s; "
         f"difference {abs(own.value - library):.1e}; peak RSS after {peak_rss_mb():.0f} MB"
     )
+
+
+# --- From a database ------------------------------------------------------------------------------
+
+DB_NAME = "quorum_bench_quality"
+
+
+def db_main(args: argparse.Namespace) -> None:
+    """Fresh database, load it in a child process, then time the report service against it."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _setup import fresh_database
+
+    fresh_database(args.db, DB_NAME)  # migrated; the child inherits DATABASE_URL / SQLITE_PATH
+    command = [sys.executable, __file__, "--load-only", "--db", args.db]
+    for name in ("items", "overlap", "annotators", "labels", "seed"):
+        command += [f"--{name}", str(getattr(args, name))]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    print(f"loaded in {time.perf_counter() - started:.1f} s (child process, not counted below)")
+
+    import krippendorff
+    from django.db import connection
+
+    from projects.models import Project
+    from quality import agreement, loading, services
+
+    project = Project.objects.get(name="Bench quality")
+    if connection.vendor == "postgresql":  # planner statistics after the bulk load, as autovacuum would
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    print(f"before the report: peak RSS {peak_rss_mb():.0f} MB")
+
+    started = time.perf_counter()
+    report = services.agreement_report_compute(
+        project_id=project.pk, bootstrap=args.resamples, seed=args.seed, reader=args.reader
+    )
+    total = time.perf_counter() - started
+    report_rss = peak_rss_mb()
+    for name, seconds in report.details["seconds"].items():
+        print(f"  {name:<22} {seconds:7.3f} s")
+    print(
+        f"full report from {args.db} ({report.n_annotations:,} annotations, {report.n_items:,} items, reader "
+        f"{args.reader}): {total:.2f} s, peak RSS {report_rss:.0f} MB"
+    )
+    print(
+        f"  alpha {report.alpha:.4f} [{report.alpha_low:.4f}, {report.alpha_high:.4f}], ordinal {report.alpha_ordinal:.4f}, "
+        f"Fleiss {report.fleiss_kappa:.4f}, observed {report.observed_agreement:.4f}, left out {report.n_items_left_out}"
+    )
+
+    if args.consensus:
+        started = time.perf_counter()
+        summary = services.consensus_compute(project_id=project.pk, reader=args.reader)
+        print(
+            f"consensus (Dawid–Skene, {summary['items']:,} rows written): {time.perf_counter() - started:.2f} s, "
+            f"{summary['needs_adjudication']:,} to adjudicate; peak RSS {peak_rss_mb():.0f} MB"
+        )
+
+    def alpha_from_database():
+        """Our alpha straight from the database: stream the scope, value counts chunk by chunk, alpha."""
+        annotations = services._scope_annotations(project.pk, "project", "", None, None)
+        space = loading.label_space(project_id=project.pk, schema_id=project.label_schema_id)
+        parts = []
+        for chunk in loading.annotation_chunks(annotations, space=space, reader=args.reader):
+            starts = np.concatenate([[True], chunk.item_ids[1:] != chunk.item_ids[:-1]])
+            local = np.cumsum(starts) - 1
+            parts.append(
+                agreement.value_counts(
+                    local, chunk.indicator.argmax(axis=1), n_items=int(local[-1]) + 1, n_categories=space.size
+                )
+            )
+        counts = np.concatenate(parts)
+        return agreement.krippendorff_alpha(counts), counts
+
+    def best_of(function, repeat: int = 3) -> tuple[float, float, object]:
+        times, result = [], None
+        for _ in range(repeat):
+            started = time.perf_counter()
+            result = function()
+            times.append(time.perf_counter() - started)
+        return min(times), times[0], result
+
+    db_seconds, db_first, (own, counts) = best_of(alpha_from_database)
+    library_seconds, library_first, library = best_of(
+        lambda: krippendorff.alpha(value_counts=counts, level_of_measurement="nominal")
+    )
+    print(
+        f"alpha, best of 3 (first run): ours from the database {db_seconds:.3f} s ({db_first:.3f} s) "
+        f"vs bare krippendorff.alpha on the loaded matrix {library_seconds:.3f} s ({library_first:.3f} s): "
+        f"ratio {db_seconds / library_seconds:.2f}; difference {abs(own.value - library):.1e}; "
+        f"peak RSS {peak_rss_mb():.0f} MB"
+    )
+
+
+def db_load(args: argparse.Namespace) -> None:
+    """(Child process) A lead, the annotators, a 10-label schema, a project, and the items and
+    annotations of `synthetic`, written with bulk SQL in one transaction."""
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from accounts.models import User
+    from annotation import services as annotation_services
+    from annotation.models import Annotation, Assignment, Batch, Item
+    from annotation.selectors import guideline_current, schema_version_current
+    from projects import services as project_services
+    from projects.models import Membership, Project
+
+    items, annotators, labels, _, _ = synthetic(
+        items=args.items, overlap=args.overlap, annotators=args.annotators, labels=args.labels, seed=args.seed
+    )
+    started = time.perf_counter()
+    lead = User.objects.create_user("bench-lead", password="bench-pass", role=User.Role.LEAD)
+    severity = np.arange(args.labels) * 5 // args.labels  # labels spread over severities 0..4
+    keys = [f"label{i}" for i in range(args.labels)]
+    schema = annotation_services.schema_create(
+        name="Bench quality policy",
+        labels=[{"key": key, "name": key.title(), "severity": int(severity[i])} for i, key in enumerate(keys)],
+        actor=lead,
+    )
+    project = project_services.project_create(
+        actor=lead, name="Bench quality", lead=lead, label_schema=schema, default_overlap=args.overlap,
+        max_overlap=max(args.overlap, 5), gold_rate=0, dynamic_overlap_threshold=0, graphic_daily_cap=0,
+    )  # fmt: skip
+    annotation_services.guideline_publish(project=project, body="Bench guideline", actor=lead)
+    Project.objects.filter(pk=project.pk).update(phase=Project.Phase.PRODUCTION)
+    people = User.objects.bulk_create(
+        [User(username=f"bench-annotator-{i}", role=User.Role.ANNOTATOR, password="!") for i in range(args.annotators)]
+    )
+    Membership.objects.bulk_create(
+        [Membership(project=project, user=person, role=Membership.Role.ANNOTATOR) for person in people]
+    )
+    people_ids = np.array([person.pk for person in people], dtype=np.int64)
+    version = schema_version_current(schema_id=schema.pk)
+    guideline = guideline_current(project=project)
+    batch = Batch.objects.create(project=project, name="bench", created_by=lead)
+    now = timezone.now()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A fresh bench database and rows valid by construction: skip the deferred foreign-key
+            # checks at commit (minutes for millions of rows). Needs a superuser, as the bench has.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+        for start in range(0, args.items, 50_000):
+            rows = [
+                {
+                    "external_id": f"bench-{index}", "modality": "text", "text": f"post {index}", "image_url": "",
+                    "video_url": "", "audio_url": "", "ocr_text": "", "metadata": {}, "language": "",
+                    "is_graphic": False, "is_gold": False, "gold_labels": None, "priority": 0,
+                    "required_annotations": args.overlap, "content_hash": "",
+                }
+                for index in range(start, min(start + 50_000, args.items))
+            ]  # fmt: skip
+            annotation_services._items_insert(project_id=project.pk, batch_id=batch.pk, rows=rows)
+        item_ids = np.array(
+            Item.objects.filter(project=project).order_by("id").values_list("id", flat=True), dtype=np.int64
+        )
+        n = len(items)
+        ids = np.arange(1, n + 1, dtype=np.int64)
+        item_column, annotator_column = item_ids[items], people_ids[annotators]
+        _bulk_annotations(
+            connection, project.pk, version.pk, guideline.pk, ids, item_column, annotator_column, labels, keys, now
+        )
+        with connection.cursor() as cursor:
+            for model in (Assignment, Annotation):
+                table = model._meta.db_table
+                if connection.vendor == "postgresql":
+                    cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})")
+    print(
+        f"  loaded {n:,} annotations ({args.items:,} items × {args.overlap}, {args.labels} labels) into "
+        f"{connection.vendor} in {time.perf_counter() - started:.1f} s"
+    )
+
+
+def _bulk_annotations(connection, project_id, version_id, guideline_id, ids, items, annotators, labels, keys, now):
+    """The submitted assignments and their annotations (annotation i on assignment i): binary COPY
+    on PostgreSQL, one executemany per table on SQLite."""
+    from annotation.models import Annotation, Assignment
+
+    assignment_sql = (
+        f"{Assignment._meta.db_table} (id, project_id, item_id, annotator_id, status, is_gold, leased_at, "
+        "expires_at, finished_at, skip_reason)"
+    )
+    annotation_sql = (
+        f"{Annotation._meta.db_table} (id, assignment_id, project_id, item_id, annotator_id, labels, "
+        "schema_version_id, guideline_id, time_spent_ms, comment, submitted_at)"
+    )
+    columns = list(zip(ids.tolist(), items.tolist(), annotators.tolist(), labels.tolist(), strict=True))
+    if connection.vendor == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        answers = [Jsonb([key]) for key in keys]
+        connection.ensure_connection()
+        with connection.connection.cursor() as raw:
+            with raw.copy(f"COPY {assignment_sql} FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(
+                    [
+                        "int8",
+                        "int8",
+                        "int8",
+                        "int8",
+                        "varchar",
+                        "bool",
+                        "timestamptz",
+                        "timestamptz",
+                        "timestamptz",
+                        "varchar",
+                    ]
+                )
+                for i, item, annotator, _ in columns:
+                    copy.write_row((i, project_id, item, annotator, "submitted", False, now, now, now, ""))
+            with raw.copy(f"COPY {annotation_sql} FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(
+                    ["int8", "int8", "int8", "int8", "int8", "jsonb", "int8", "int8", "int4", "text", "timestamptz"]
+                )
+                for i, item, annotator, label in columns:
+                    copy.write_row(
+                        (i, i, project_id, item, annotator, answers[label], version_id, guideline_id, 0, "", now)
+                    )
+        return
+    import orjson
+
+    answers = [orjson.dumps([key]).decode() for key in keys]
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {assignment_sql} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (i, project_id, item, annotator, "submitted", False, stamp, stamp, stamp, "")
+                for i, item, annotator, _ in columns
+            ],
+        )
+        cursor.executemany(
+            f"INSERT INTO {annotation_sql} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (i, i, project_id, item, annotator, answers[label], version_id, guideline_id, 0, "", stamp)
+                for i, item, annotator, label in columns
+            ],
+        )
 
 
 if __name__ == "__main__":

@@ -291,4 +291,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.project_progress_refresh_all",
         "schedule": env_int("QUORUM_PROGRESS_REFRESH_SECONDS", 300),
     },
+    "quality.agreement_refresh": {
+        "task": "quality.agreement_refresh",
+        "schedule": env_int("QUORUM_AGREEMENT_REFRESH_SECONDS", 900),
+    },
 }

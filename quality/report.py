@@ -1,9 +1,10 @@
 """One call for the whole numerical quality report of a set of single-label annotations.
 
 `quality_report` runs the agreement statistics, the aggregation and the adjudication queue on
-encoded annotations and times each part. The Celery task (once the models exist) will load the
-codes from the database, call this, and store `QualityReport.summary()`; the per-item arrays
-(posteriors, flags) go to their own rows.
+encoded annotations and times each part: the in-memory benchmark and the tests' oracle. The
+stored reports are made by `quality.services.agreement_report_compute` (loading.py streams the
+codes out of the database, figures.py calls the same core functions) and the consensus rows by
+`quality.services.consensus_compute`.
 """
 
 from __future__ import annotations
