@@ -6,6 +6,13 @@ from rest_framework.routers import DefaultRouter
 
 from annotation.api.views import AnnotationViewSet, AssignmentViewSet, FlagViewSet, ImportJobViewSet
 from projects.api.views import BlockerViewSet, DataRequestViewSet, ProjectViewSet
+from quality.api.views import (
+    AdjudicationViewSet,
+    AgreementReportViewSet,
+    AuditSampleViewSet,
+    QualityJobViewSet,
+    QualityProjectViewSet,
+)
 
 router = DefaultRouter()
 router.register("requests", DataRequestViewSet, basename="datarequest")
@@ -15,3 +22,9 @@ router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("annotations", AnnotationViewSet, basename="annotation")
 router.register("flags", FlagViewSet, basename="flag")
 router.register("imports", ImportJobViewSet, basename="importjob")
+router.register("quality/reports", AgreementReportViewSet, basename="agreementreport")
+router.register("quality/jobs", QualityJobViewSet, basename="qualityjob")
+router.register("quality/audit-samples", AuditSampleViewSet, basename="auditsample")
+router.register("quality/adjudications", AdjudicationViewSet, basename="adjudication")
+# Last: its routes (quality/gate/, quality/root-cause/) are actions on the "quality" prefix itself.
+router.register("quality", QualityProjectViewSet, basename="quality")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("projects/", include("projects.urls")),
     path("annotate/", include("annotation.urls")),
+    path("quality/", include("quality.urls")),
     path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

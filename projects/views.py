@@ -29,6 +29,7 @@ from projects import policies, selectors, services
 from projects.api.filters import ProjectFilterSet
 from projects.forms import BlockerOpenForm, form_errors_text
 from projects.models import DataRequest, Project
+from quality.views import quality_section_context
 
 T = TypeVar("T")
 
@@ -117,13 +118,14 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _lead_sections(request: HttpRequest, project: Project) -> dict[str, Any]:
-    """What only leads see on the project page: annotators' questions and the item imports."""
+    """What only leads see on the project page: annotators' questions, the item imports and quality."""
     flags = annotation_selectors.project_flag_list
     return {
         "flags_open": flags(user=request.user, project=project, status=Flag.Status.OPEN),
         "flags_answered": flags(user=request.user, project=project, status=Flag.Status.ANSWERED, limit=10),
         "import_form": ImportJobForm(),
         "import_jobs": annotation_selectors.project_import_job_list(user=request.user, project=project),
+        "quality": quality_section_context(project),
     }
 
 

@@ -163,8 +163,10 @@ def test_project_page_query_count_does_not_grow_with_blockers(
     client.force_login(lead)
     url = project.get_absolute_url()
     # session, user, project, memberships, milestones, open and resolved blockers, the lead's roles,
-    # activity; for the lead: open and answered questions, import jobs
-    with django_assert_num_queries(12):
+    # activity; for the lead: open and answered questions, import jobs, and the quality section
+    # (7 more: the gate, the latest report, gold and audit accuracy and the latest report job;
+    # quality.views.quality_section_context)
+    with django_assert_num_queries(19):
         client.get(url)
     for n in range(4):
         MilestoneFactory(project=project)
@@ -175,7 +177,7 @@ def test_project_page_query_count_does_not_grow_with_blockers(
         ImportJob.objects.create(
             project=project, created_by=lead, batch_name=f"b{n}", source_name="f.csv", format="csv"
         )
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(19):
         html = _html(client.get(url))
     assert html.count("Resolve…") == 4 and html.count("done") >= 4
     assert html.count('name="answer"') == 2 and html.count('class="card import-job"') == 4

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from quality import views
+
+app_name = "quality"
+
+urlpatterns = [
+    path("projects/<int:pk>/recompute/", views.report_recompute, name="report_recompute"),
+    path("projects/<int:pk>/jobs/<int:job_pk>/", views.job_status, name="job_status"),
+    path("projects/<int:pk>/root-cause/", views.root_cause, name="root_cause"),
+    path("audits/", views.audit_queue, name="audit_queue"),
+    path("audits/<int:sample_pk>/review/", views.audit_review, name="audit_review"),
+]

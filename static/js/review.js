@@ -1,0 +1,148 @@
+/* Quorum audit page: the reviewer's verdict with the keyboard.
+ *
+ * C = correct, X = incorrect (then 1-9 picks the right label and a letter picks the error cause),
+ * R reveals blurred media, ? shows the key list, Enter records. Loaded with `defer` under a strict
+ * Content-Security-Policy; the page works without it (plain form, CSS-only reveal).
+ */
+(function () {
+  "use strict";
+
+  var page = document.getElementById("review-page");
+  if (!page) {
+    return;
+  }
+  var area = document.getElementById("audit-area");
+  var errorBox = document.getElementById("review-error");
+
+  function isTyping(element) {
+    return Boolean(
+      element &&
+        element.matches &&
+        (element.isContentEditable ||
+          element.matches(
+            "textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit]):not([type=reset])"
+          ))
+    );
+  }
+
+  function form() {
+    return document.getElementById("review-form");
+  }
+
+  function check(input) {
+    input.checked = input.type === "checkbox" ? !input.checked : true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  function verdict(key) {
+    var input = area.querySelector('#review-form input[data-verdict="' + key + '"]');
+    if (!input) {
+      return false;
+    }
+    check(input);
+    return true;
+  }
+
+  function incorrect() {
+    var input = area.querySelector('#review-form input[data-verdict="x"]');
+    return Boolean(input && input.checked);
+  }
+
+  function chooseLabel(key) {
+    var input = area.querySelector('#review-form input[data-key="' + CSS.escape(key) + '"]');
+    if (!input) {
+      return false;
+    }
+    if (!incorrect()) {
+      verdict("x"); // choosing a correction implies the verdict
+    }
+    check(input);
+    return true;
+  }
+
+  function chooseCause(key) {
+    var option = area.querySelector('#review-form option[data-cause-key="' + CSS.escape(key) + '"]');
+    if (!option || !incorrect()) {
+      return false;
+    }
+    option.selected = true;
+    option.parentElement.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+
+  function toggleReveal() {
+    var toggles = area.querySelectorAll("[data-reveal]");
+    if (!toggles.length) {
+      return false;
+    }
+    var reveal = Array.prototype.some.call(toggles, function (toggle) {
+      return !toggle.checked;
+    });
+    toggles.forEach(function (toggle) {
+      toggle.checked = reveal;
+    });
+    return true;
+  }
+
+  function toggleHelp() {
+    var help = document.getElementById("keys-help");
+    help.open = !help.open;
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) {
+      return;
+    }
+    var target = event.target;
+    if (event.key === "Enter") {
+      if (target.matches && target.matches("button, summary, a, textarea")) {
+        return; // the element's own Enter; a new line in the note
+      }
+      if (form()) {
+        event.preventDefault();
+        if (!event.repeat) {
+          form().requestSubmit();
+        }
+      }
+      return;
+    }
+    if (event.key.length !== 1 || isTyping(target)) {
+      return;
+    }
+    var key = event.key.toLowerCase();
+    var handled;
+    if (key === "c" || key === "x") {
+      handled = verdict(key);
+    } else if (key === "r") {
+      handled = toggleReveal();
+    } else if (key === "?") {
+      handled = toggleHelp();
+    } else if (/^[1-9]$/.test(key)) {
+      handled = chooseLabel(key);
+    } else {
+      handled = chooseCause(key);
+    }
+    if (handled) {
+      event.preventDefault();
+    }
+  });
+
+  document.body.addEventListener("htmx:afterSwap", function () {
+    errorBox.hidden = true;
+    area.focus({ preventScroll: true });
+  });
+
+  document.body.addEventListener("htmx:responseError", function (event) {
+    errorBox.textContent =
+      "Quorum answered with an error (" + event.detail.xhr.status + "), so your verdict may not be saved. Reload the page.";
+    errorBox.hidden = false;
+  });
+
+  document.body.addEventListener("htmx:sendError", function () {
+    errorBox.textContent = "Quorum could not be reached, so your verdict was not saved. Try again.";
+    errorBox.hidden = false;
+  });
+
+  area.focus({ preventScroll: true });
+})();
