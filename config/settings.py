@@ -242,6 +242,10 @@ SPECTACULAR_SETTINGS = {
         "BlockerStatusEnum": "projects.models.Blocker.Status",
         "FlagStatusEnum": "annotation.models.Flag.Status",
         "AssignmentStatusEnum": "annotation.models.Assignment.Status",
+        "BlockerKindEnum": "projects.models.Blocker.Kind",
+        "JobStatusEnum": "quality.models.QualityJob.Status",  # import jobs share it
+        "QualityJobKindEnum": "quality.models.QualityJob.Kind",
+        "AuditSampleStatusEnum": "quality.models.AuditSample.Status",
     },
 }
 

@@ -8,31 +8,14 @@ Gold answers never go out: an audited or adjudicated item is shown by its conten
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation.api.serializers import ItemContentSerializer
 from quality.models import Adjudication, AgreementReport, AuditSample, Consensus, QualityJob, Review
 
-
-def _inline_choice_field(choices: list[tuple[str, str]]) -> type[serializers.ChoiceField]:
-    """A ChoiceField whose enum the schema keeps inline. drf-spectacular names enum components
-    by field name, and "status" and "kind" already name other enums (Blocker, ImportJob...):
-    without ENUM_NAME_OVERRIDES entries in settings the names collide (a warning, which fails the
-    schema test). Wrapped in allOf, the enum is left where it is rather than made a component."""
-
-    @extend_schema_field({"allOf": [{"type": "string", "enum": [value for value, _ in choices]}]})
-    class InlineChoiceField(serializers.ChoiceField):
-        pass
-
-    return InlineChoiceField
-
-
-_JobKindField = _inline_choice_field(QualityJob.Kind.choices)
-_JobStatusField = _inline_choice_field(QualityJob.Status.choices)
-_SampleStatusField = _inline_choice_field(AuditSample.Status.choices)
+# Enum names for these choices are set in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].
 _JOB_REQUESTS = [("agreement", "Agreement report"), ("consensus", "Consensus labels")]
-_JobRequestKindField = _inline_choice_field(_JOB_REQUESTS)
+
 
 # --- Agreement reports and jobs ---------------------------------------------------------------------
 
@@ -76,8 +59,8 @@ class QualityJobSerializer(serializers.ModelSerializer):
     params = serializers.JSONField(read_only=True, help_text="The service's keyword arguments.")
     result = serializers.JSONField(read_only=True, help_text="A small summary of what the job produced.")
     finished = serializers.BooleanField(source="is_finished", read_only=True)
-    kind = _JobKindField(choices=QualityJob.Kind.choices, read_only=True)
-    status = _JobStatusField(choices=QualityJob.Status.choices, read_only=True)
+    kind = serializers.ChoiceField(choices=QualityJob.Kind.choices, read_only=True)
+    status = serializers.ChoiceField(choices=QualityJob.Status.choices, read_only=True)
 
     class Meta:
         model = QualityJob
@@ -104,7 +87,7 @@ class QualityJobCreateSerializer(serializers.Serializer):
     AGREEMENT, CONSENSUS = "agreement", "consensus"
 
     project = serializers.IntegerField(help_text="A project you lead.")
-    kind = _JobRequestKindField(
+    kind = serializers.ChoiceField(
         choices=_JOB_REQUESTS,
         help_text="agreement: compute an agreement report of a scope; consensus: aggregate the labels.",
     )
@@ -179,7 +162,7 @@ class AuditSampleSerializer(serializers.ModelSerializer):
         source="annotation.labels", child=serializers.CharField(), read_only=True, help_text="The annotation's labels."
     )
     submitted_at = serializers.DateTimeField(source="annotation.submitted_at", read_only=True)
-    status = _SampleStatusField(choices=AuditSample.Status.choices, read_only=True)
+    status = serializers.ChoiceField(choices=AuditSample.Status.choices, read_only=True)
 
     class Meta:
         model = AuditSample
