@@ -9,15 +9,13 @@ Domain refusals become messages on the page, never a 500.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import markdown
 import nh3
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
@@ -26,10 +24,10 @@ from django.views.decorators.vary import vary_on_headers
 
 from annotation import selectors, services
 from annotation.forms import SKIP_REASONS, AnnotationSubmitForm, FlagRaiseForm, SkipForm
-from annotation.models import Assignment, Guideline, Item, LabelSchema
-from annotation.validation import URL_FIELDS, media_url_check
+from annotation.models import Assignment, Guideline, LabelSchema
+from annotation.presenters import item_media_urls, item_metadata_rows
 from config.errors import NotAllowed, QuorumError
-from config.exceptions import validation_error_body
+from config.pages import service_attempt
 
 # Projects, their roles and their selectors belong to the projects app (annotation's models name
 # it only as "projects.Project"); this interface module reads them, the models never do.
@@ -69,9 +67,10 @@ def task(request: HttpRequest, project_id: int) -> HttpResponse:
     chosen: list[str] = request.POST.getlist("labels")
     if not form.is_valid():
         messages.error(request, form_errors_text(form))
-    elif _attempt(
+    elif service_attempt(
         request,
         services.annotation_submit,
+        forbid_not_allowed=True,
         assignment=_posted_assignment(request, project),
         labels=form.cleaned_data["labels"],
         actor=request.user,
@@ -91,9 +90,10 @@ def task_skip(request: HttpRequest, project_id: int) -> HttpResponse:
     form = SkipForm(request.POST)
     if not form.is_valid():
         messages.error(request, form_errors_text(form))
-    elif _attempt(
+    elif service_attempt(
         request,
         services.assignment_skip,
+        forbid_not_allowed=True,
         assignment=_posted_assignment(request, project),
         actor=request.user,
         reason=form.reason_text(),
@@ -114,7 +114,14 @@ def task_flag(request: HttpRequest, project_id: int) -> HttpResponse:
         messages.error(request, form_errors_text(form))
     else:
         question = form.cleaned_data["question"]
-        flag = _attempt(request, services.flag_raise, assignment=assignment, actor=request.user, question=question)
+        flag = service_attempt(
+            request,
+            services.flag_raise,
+            forbid_not_allowed=True,
+            assignment=assignment,
+            actor=request.user,
+            question=question,
+        )
     if request.htmx:  # only the flag panel is swapped: the chosen labels and revealed media stay
         context = {"project": project, "assignment": assignment, "flag_sent": flag is not None, "flag_only": True}
         return render(request, f"{TASK_PAGE}#flag", context)
@@ -142,19 +149,6 @@ def my_work(request: HttpRequest) -> HttpResponse:
 def _require_not_requester(request: HttpRequest) -> None:
     if request.user.role == request.user.Role.REQUESTER and not request.user.is_superuser:
         raise PermissionDenied("These pages are for annotators and reviewers.")
-
-
-def _attempt(request: HttpRequest, service: Callable[..., T], **kwargs: Any) -> T | None:
-    """Call a service; a domain refusal becomes an error message with its text (and None)."""
-    try:
-        return service(**kwargs)
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message)
-    except QuorumError as exc:
-        messages.error(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, validation_error_body(exc)["detail"])
-    return None
 
 
 def _annotator_project(request: HttpRequest, project_id: int):
@@ -213,35 +207,11 @@ def _item_context(assignment: Assignment) -> dict[str, Any]:
     version = work.schema_version
     return {
         "item": work.item,
-        "media": _media_urls(work.item),
-        "metadata": _metadata_rows(work.item.metadata),
+        "media": item_media_urls(work.item),
+        "metadata": item_metadata_rows(work.item.metadata),
         "labels": _label_choices(selectors.label_tree_rows(labels=work.labels)),
         "multi": bool(version and version.schema.selection == LabelSchema.Selection.MULTI),
     }
-
-
-def _media_urls(item: Item) -> dict[str, str]:
-    """The item's media URLs that pass the import's scheme check again. Import already refused
-    anything else; this keeps a row written some other way from ever reaching a src attribute."""
-    urls = {}
-    for field in URL_FIELDS:
-        url = getattr(item, field)
-        if url:
-            try:
-                urls[field.removesuffix("_url")] = media_url_check(url, where=field)
-            except QuorumError:
-                continue
-    return urls
-
-
-def _metadata_rows(metadata: Any) -> list[tuple[str, str]]:
-    """Metadata as (key, text) pairs for an escaped list; nested values shown as JSON text."""
-    if not isinstance(metadata, dict):
-        return [("value", json.dumps(metadata, ensure_ascii=False))] if metadata else []
-    return [
-        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-        for key, value in metadata.items()
-    ]
 
 
 def _label_choices(rows: list[selectors.LabelRow]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,8 +23,7 @@ from annotation import selectors as annotation_selectors
 from annotation import services as annotation_services
 from annotation.forms import ImportJobForm
 from annotation.models import Flag, ImportJob
-from config.errors import QuorumError
-from config.exceptions import validation_error_body
+from config.pages import service_attempt
 from projects import policies, selectors, services
 from projects.api.filters import ProjectFilterSet
 from projects.forms import BlockerOpenForm, form_errors_text
@@ -35,17 +34,6 @@ T = TypeVar("T")
 
 
 # --- Helpers ----------------------------------------------------------------------------------
-
-
-def _attempt(request: HttpRequest, service: Callable[..., T], **kwargs: Any) -> T | None:
-    """Call a service; a domain refusal becomes an error message with its text (and None)."""
-    try:
-        return service(**kwargs)
-    except QuorumError as exc:
-        messages.error(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, validation_error_body(exc)["detail"])
-    return None
 
 
 def _redirect_back(request: HttpRequest, fallback: Any) -> HttpResponse:
@@ -134,7 +122,7 @@ def _lead_sections(request: HttpRequest, project: Project) -> dict[str, Any]:
 def project_transition(request: HttpRequest, pk: int) -> HttpResponse:
     project = _project_or_404(request, pk)
     _require(policies.can_manage_project(request.user, project), "Only the project's lead may change its phase.")
-    moved = _attempt(
+    moved = service_attempt(
         request,
         services.project_transition,
         project=project,
@@ -155,7 +143,9 @@ def blocker_open(request: HttpRequest, pk: int) -> HttpResponse:
     form = BlockerOpenForm(request.POST, members=[m.user for m in project.memberships.all()])
     if not form.is_valid():
         messages.error(request, form_errors_text(form))
-    elif blocker := _attempt(request, services.blocker_open, project=project, actor=request.user, **form.cleaned_data):
+    elif blocker := service_attempt(
+        request, services.blocker_open, project=project, actor=request.user, **form.cleaned_data
+    ):
         messages.success(request, f"Opened {blocker.get_kind_display().lower()} “{blocker.title}”.")
     return redirect(f"{project.get_absolute_url()}#blockers")
 
@@ -166,7 +156,7 @@ def blocker_resolve(request: HttpRequest, pk: int, blocker_pk: int) -> HttpRespo
     blocker = get_object_or_404(selectors.blocker_list(user=request.user), pk=blocker_pk, project_id=pk)
     _require(policies.can_resolve_blocker(request.user, blocker), "Only leads and its owner may resolve a blocker.")
     resolution = request.POST.get("resolution", "")
-    if _attempt(request, services.blocker_resolve, blocker=blocker, actor=request.user, resolution=resolution):
+    if service_attempt(request, services.blocker_resolve, blocker=blocker, actor=request.user, resolution=resolution):
         messages.success(request, f"Resolved “{blocker.title}”.")
     return redirect(f"{blocker.project.get_absolute_url()}#blockers")
 
@@ -184,7 +174,7 @@ def flag_answer(request: HttpRequest, pk: int, flag_pk: int) -> HttpResponse:
     if flag is None:
         raise Http404("No such question.")
     answer = request.POST.get("answer", "")
-    if _attempt(request, annotation_services.flag_answer, flag=flag, actor=request.user, answer=answer):
+    if service_attempt(request, annotation_services.flag_answer, flag=flag, actor=request.user, answer=answer):
         messages.success(request, f"Answered {flag.raised_by.display_name}'s question on item {flag.external_id}.")
     return redirect(f"{project.get_absolute_url()}#flags")
 
@@ -198,7 +188,7 @@ def import_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = ImportJobForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, form_errors_text(form))
-    elif job := _attempt(
+    elif job := service_attempt(
         request,
         annotation_services.import_job_create,
         project=project,
@@ -268,7 +258,7 @@ def request_accept(request: HttpRequest, pk: int) -> HttpResponse:
     """Accept a submitted request; its new project opens."""
     _require(policies.can_triage_requests(request.user), "Only project leads triage requests.")
     data_request = _request_or_404(request, pk)
-    project = _attempt(request, services.datarequest_accept, data_request=data_request, actor=request.user)
+    project = service_attempt(request, services.datarequest_accept, data_request=data_request, actor=request.user)
     if project is None:
         return _redirect_back(request, data_request)
     messages.success(request, f"Accepted “{data_request.title}”. Its project starts in requirements.")
@@ -282,6 +272,8 @@ def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
     _require(policies.can_triage_requests(request.user), "Only project leads triage requests.")
     data_request = _request_or_404(request, pk)
     reason = request.POST.get("reason", "")
-    if _attempt(request, services.datarequest_reject, data_request=data_request, actor=request.user, reason=reason):
+    if service_attempt(
+        request, services.datarequest_reject, data_request=data_request, actor=request.user, reason=reason
+    ):
         messages.success(request, f"Rejected “{data_request.title}”. The requester sees your reason.")
     return _redirect_back(request, data_request)

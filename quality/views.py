@@ -8,23 +8,20 @@ refusal (QuorumError or ValidationError) becomes an error message, never a 500.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from annotation import selectors as annotation_selectors
-from annotation.models import Item, LabelSchema
-from annotation.validation import URL_FIELDS, media_url_check
-from config.errors import QuorumError
-from config.exceptions import validation_error_body
+from annotation.models import LabelSchema
+from annotation.presenters import item_media_urls, item_metadata_rows
+from config.pages import service_attempt
 from projects import policies
 from projects import selectors as project_selectors
 from projects.models import Membership, Project
@@ -45,17 +42,6 @@ CAUSE_KEYS = {
 
 
 # --- Helpers ----------------------------------------------------------------------------------
-
-
-def _attempt(request: HttpRequest, service: Callable[..., T], **kwargs: Any) -> T | None:
-    """Call a service; a domain refusal becomes an error message with its text (and None)."""
-    try:
-        return service(**kwargs)
-    except QuorumError as exc:
-        messages.error(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, validation_error_body(exc)["detail"])
-    return None
 
 
 def _project_or_404(request: HttpRequest, pk: int) -> Project:
@@ -97,7 +83,7 @@ def report_recompute(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a project-scope agreement report. htmx gets the section back (with the job block
     polling until it finishes); without htmx, back to the project page."""
     project = _lead_project(request, pk)
-    job = _attempt(request, services.agreement_report_enqueue, project_id=project.pk, actor=request.user)
+    job = service_attempt(request, services.agreement_report_enqueue, project_id=project.pk, actor=request.user)
     if job is not None and not request.htmx:
         messages.success(request, "The agreement report is being computed.")
     if not request.htmx:
@@ -170,7 +156,7 @@ def audit_review(request: HttpRequest, sample_pk: int) -> HttpResponse:
         raise Http404("No such audit sample.")
     verdict = request.POST.get("verdict", "")
     incorrect = verdict == Review.Verdict.INCORRECT
-    review = _attempt(
+    review = service_attempt(
         request,
         services.review_record,
         sample=sample,
@@ -219,8 +205,8 @@ def _sample_context(sample: AuditSample) -> dict[str, Any]:
         "project": sample.project,
         "annotation": annotation,
         "item": annotation.item,
-        "media": _media_urls(annotation.item),
-        "metadata": _metadata_rows(annotation.item.metadata),
+        "media": item_media_urls(annotation.item),
+        "metadata": item_metadata_rows(annotation.item.metadata),
         "given": [{"key": key, "name": names.get(key, key)} for key in annotation.labels],
         "labels": [
             {"label": row.label, "key": str(position) if position <= 9 else "", "indent": min(row.depth, 4)}
@@ -228,25 +214,3 @@ def _sample_context(sample: AuditSample) -> dict[str, Any]:
         ],
         "multi": version.schema.selection == LabelSchema.Selection.MULTI,
     }
-
-
-def _media_urls(item: Item) -> dict[str, str]:
-    """The item's media URLs that pass the import's scheme check again (as on the task page)."""
-    urls = {}
-    for field in URL_FIELDS:
-        url = getattr(item, field)
-        if url:
-            try:
-                urls[field.removesuffix("_url")] = media_url_check(url, where=field)
-            except QuorumError:
-                continue
-    return urls
-
-
-def _metadata_rows(metadata: Any) -> list[tuple[str, str]]:
-    if not isinstance(metadata, dict):
-        return [("value", json.dumps(metadata, ensure_ascii=False))] if metadata else []
-    return [
-        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-        for key, value in metadata.items()
-    ]
