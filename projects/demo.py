@@ -34,6 +34,7 @@ from annotation.selectors import schema_version_current
 from config.errors import QuorumError
 from projects import services
 from projects.models import Blocker, DataRequest, Membership, Project
+from quality import services as quality_services
 
 DEMO_PASSWORD = "quorum-demo"
 DEMO_URL = "http://127.0.0.1:8000/"
@@ -373,6 +374,9 @@ def demo_seed(*, stdout: _Writer | None = None, today: date | None = None, seed:
         _requirements_project(demo, projects["scam"])
         for project in projects.values():
             services.project_progress_refresh(project_id=project.pk)
+            if project.annotations.exists():
+                # So the quality section has figures from the start (a lead can recompute them).
+                quality_services.agreement_report_compute(project_id=project.pk, bootstrap=200, seed=0)
         counts = demo_counts()
     seconds = time.monotonic() - started
     demo.say(

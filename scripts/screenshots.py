@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def main() -> None:
                 urllib.request.urlopen(f"{BASE}/accounts/login/", timeout=1)
                 break
             except OSError:
+                time.sleep(0.2)  # a script, not a test: waiting for the server to listen
                 server.poll()
                 if server.returncode is not None:
                     raise SystemExit("the server did not start") from None
@@ -80,6 +82,11 @@ def shoot() -> None:
         requester.screenshot(path=OUT / "requests.png", full_page=True)
         annotator = signed_in("ana")
         annotator.screenshot(path=OUT / "queue.png", full_page=True)
+        annotator.click("a:text-is('Start') >> nth=0")
+        annotator.wait_for_load_state("networkidle")
+        annotator.screenshot(path=OUT / "task.png", full_page=True)
+        annotator.goto("/annotate/me/")
+        annotator.screenshot(path=OUT / "my-work.png", full_page=True)
         lead.goto("/api/v1/docs/")
         lead.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
         lead.screenshot(path=OUT / "api-docs.png")

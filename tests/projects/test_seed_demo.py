@@ -140,6 +140,15 @@ class SeedDemoTests(TestCase):
             assert project.annotations_done == project.annotations.filter(item__is_gold=False).count()
             assert project.items_completed <= project.items_total
 
+    def test_seed_demo_computes_an_agreement_report_for_annotated_projects(self):
+        from quality.models import AgreementReport
+
+        annotated = Project.objects.filter(annotations__isnull=False).distinct()
+        assert annotated.exists()
+        for project in annotated:
+            report = AgreementReport.objects.get(project=project, scope="project")
+            assert report.n_annotations > 0 and report.alpha is not None and -1 <= report.alpha <= 1
+
     def test_seed_demo_second_run_creates_nothing_and_still_prints_sign_ins(self):
         before = _counts()
         output = _seed()
