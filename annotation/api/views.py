@@ -14,7 +14,7 @@ from typing import Any
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -22,7 +22,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
 
 from annotation import selectors, services
 from annotation.api.filters import AnnotationFilterSet, AssignmentFilterSet, FlagFilterSet, ImportJobFilterSet
@@ -42,36 +41,13 @@ from annotation.api.serializers import (
 )
 from annotation.models import Annotation, Assignment, Flag, ImportJob
 from config.errors import NotAllowed
+from config.viewsets import ServiceViewSet
 from projects import policies  # an interface may read projects (annotation's models and services may not)
 from projects.models import Project
 
 
-class _ViewSet(viewsets.GenericViewSet):
-    """Output through `output_serializer`; the input of each writing action through `input_serializers`."""
-
-    output_serializer: type[BaseSerializer]
-    input_serializers: dict[str, type[BaseSerializer]] = {}
-
-    def get_serializer_class(self) -> type[BaseSerializer]:
-        return self.input_serializers.get(self.action, self.output_serializer)
-
-    def filter_queryset(self, queryset):
-        # Filters and ordering are the list's: an action on one object skips building them
-        # (on submit, the FilterSet's form cost as much as the query).
-        return super().filter_queryset(queryset) if self.action == "list" else queryset
-
-    def _input(self, request: Request) -> dict[str, Any]:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def _output(self, instance: Any, serializer_class: type[BaseSerializer] | None = None, code: int = 200) -> Response:
-        serializer_class = serializer_class or self.output_serializer
-        return Response(serializer_class(instance, context=self.get_serializer_context()).data, status=code)
-
-
 @extend_schema(tags=["annotation"])
-class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ViewSet):
+class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """The caller's work: take the next item of a project, then submit, skip or flag it. Everyone
     sees only their own assignments."""
 
@@ -146,7 +122,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ViewS
 
 
 @extend_schema(tags=["annotation"])
-class AnnotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ViewSet):
+class AnnotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """Submitted annotations: your own, and all of the projects you lead."""
 
     filterset_class = AnnotationFilterSet
@@ -161,7 +137,7 @@ class AnnotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ViewS
 
 
 @extend_schema(tags=["annotation"])
-class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ViewSet):
+class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """Annotators' questions: the leads of the project see and answer them; annotators see their own."""
 
     permission_classes = [IsAuthenticated, FlagPermission]
@@ -198,7 +174,7 @@ class _CSVRenderer(BaseRenderer):
 
 
 @extend_schema(tags=["annotation"])
-class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _ViewSet):
+class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """Item files imported into a project's batches (leads of the project)."""
 
     permission_classes = [IsAuthenticated, ImportJobPermission]

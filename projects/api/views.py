@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
 
+from config.viewsets import ServiceViewSet
 from projects import selectors, services
 from projects.api.filters import BlockerFilterSet, DataRequestFilterSet, ProjectFilterSet
 from projects.api.permissions import BlockerPermission, DataRequestPermission, ProjectPermission
@@ -37,25 +37,8 @@ from projects.api.serializers import (
 from projects.models import Blocker, DataRequest, Project
 
 
-class _ServiceViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
-):
-    """Output through `output_serializer`; input of each writing action through `input_serializers`."""
-
-    output_serializer: type[BaseSerializer]
-    input_serializers: dict[str, type[BaseSerializer]] = {}
-
-    def get_serializer_class(self) -> type[BaseSerializer]:
-        return self.input_serializers.get(self.action, self.output_serializer)
-
-    def _input(self, request: Request) -> dict[str, Any]:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def _output(self, instance: Any, serializer_class: type[BaseSerializer] | None = None, code: int = 200) -> Response:
-        serializer_class = serializer_class or self.output_serializer
-        return Response(serializer_class(instance, context=self.get_serializer_context()).data, status=code)
+class _ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ServiceViewSet):
+    """List, retrieve and create, on the shared base."""
 
 
 def _project_loaded(project: Project) -> Project:

@@ -15,15 +15,15 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
 
 from annotation.models import Item
+from config.viewsets import ServiceViewSet
 from projects.models import Membership, Project  # an interface may read projects (quality's models may not)
 from quality import selectors, services
 from quality.api.filters import AgreementReportFilterSet, AuditSampleFilterSet
@@ -82,27 +82,8 @@ def _led_project_ids(user: Any) -> QuerySet:
     ).values("pk")
 
 
-class _ViewSet(viewsets.GenericViewSet):
-    """Output through `output_serializer`; the input of each writing action through `input_serializers`."""
-
-    output_serializer: type[BaseSerializer]
-    input_serializers: dict[str, type[BaseSerializer]] = {}
-
-    def get_serializer_class(self) -> type[BaseSerializer]:
-        return self.input_serializers.get(self.action, self.output_serializer)
-
-    def filter_queryset(self, queryset):
-        # Filters and ordering are the list's; an action on one object skips them.
-        return super().filter_queryset(queryset) if self.action == "list" else queryset
-
-    def _input(self, request: Request) -> dict[str, Any]:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def _output(self, instance: Any, serializer_class: type[BaseSerializer] | None = None, code: int = 200) -> Response:
-        serializer_class = serializer_class or self.output_serializer
-        return Response(serializer_class(instance, context=self.get_serializer_context()).data, status=code)
+class _ViewSet(ServiceViewSet):
+    """The shared base, plus the ?project= look-up the quality endpoints take."""
 
     def _project_from_query(self, request: Request) -> Project:
         """The ?project= among the user's projects (400 when missing, 404 when not theirs), with
