@@ -6,10 +6,8 @@ And the lead's side: answering the question and importing a file of items, under
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import zlib
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -26,7 +24,6 @@ from tests.projects.factories import ProjectFactory
 pytestmark = pytest.mark.e2e
 
 MEDIA = "https://media.quorum.test"
-README_SHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "task.png"
 GUIDELINE = """# Hate speech: how to label
 
 Label **hate** when a post attacks people for a protected characteristic (religion, ethnicity,
@@ -215,7 +212,6 @@ def test_annotator_labels_skips_and_asks_with_the_keyboard_only(
     flag = Flag.objects.get()
     assert flag.question == "Is 3 stars a dog whistle, or just a rating?" and flag.item.external_id == "post-question"
     assert Assignment.objects.get(status=Assignment.Status.ACTIVE).item.external_id == "post-question"
-    shutil.copyfile(artifacts_dir / "task.png", README_SHOT)
 
     # My work: today's three items, and the question waiting for its answer.
     services.flag_answer(flag=flag, actor=lead, answer="A rating: label it safe.")
