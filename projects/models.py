@@ -143,6 +143,15 @@ class Project(models.Model):
     min_alpha = models.FloatField(null=True, blank=True, validators=_unit_interval())
     min_gold_accuracy = models.FloatField(null=True, blank=True, validators=_unit_interval())
     min_audit_accuracy = models.FloatField(null=True, blank=True, validators=_unit_interval())
+    gold_min_items = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1)],
+        help_text="Gold items an annotator must have answered before their gold accuracy is held against the bar.",
+    )
+    pause_below_gold_bar = models.BooleanField(
+        default=False,
+        help_text="Stop giving work to annotators whose gold accuracy is under the bar until a lead reinstates them.",
+    )
     # Assignment settings read by the annotation app through this row.
     default_overlap = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(25)]
@@ -239,6 +248,13 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     is_active = models.BooleanField(default=True)
+    # An annotator paused by the gold bar gets no work until a lead reinstates them.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    reinstated_at = models.DateTimeField(null=True, blank=True)
+    reinstated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -336,6 +352,21 @@ class Blocker(models.Model):
         if self.resolved_at is None or self.opened_at is None:
             return None
         return self.resolved_at - self.opened_at
+
+
+class RequestComment(models.Model):
+    """A message on a data request's thread, between its requesters and the leads."""
+
+    request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="request_comments")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.request}"
 
 
 class Activity(models.Model):
