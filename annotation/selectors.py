@@ -109,26 +109,48 @@ def _version_loaded(version_id: int, created_at: Any) -> tuple[LabelSchemaVersio
     return found
 
 
-@functools.cache
-def _in_force_sql() -> str:
-    """One statement, no table: the newest version of the project's schema (id, created_at) and
-    its newest guideline (id, version). Plain SQL that SQLite and PostgreSQL both run."""
+def in_force_columns_sql(project_id_sql: str) -> str:
+    """Four scalar subqueries, for a SELECT list: the newest version of the project's schema (id,
+    created_at) and its newest guideline (id, version), for the project whose id is the SQL
+    expression `project_id_sql` ("%s", or a column of the enclosing query). Plain SQL that SQLite
+    and PostgreSQL both run; in_force_from_row reads the four values."""
     from projects.models import Project  # lazy: annotation sits below projects
 
     quote = connection.ops.quote_name
     version, guideline, project = (quote(m._meta.db_table) for m in (LabelSchemaVersion, Guideline, Project))
     newest_version = (
         f"SELECT v.{{}} FROM {version} v JOIN {project} p ON p.{quote('label_schema_id')} = v.{quote('schema_id')} "
-        f"WHERE p.{quote('id')} = %s ORDER BY v.{quote('number')} DESC LIMIT 1"
+        f"WHERE p.{quote('id')} = {project_id_sql} ORDER BY v.{quote('number')} DESC LIMIT 1"
     )
-    newest_guideline = f"SELECT g.{{}} FROM {guideline} g WHERE g.{quote('project_id')} = %s ORDER BY g.{quote('version')} DESC LIMIT 1"
+    newest_guideline = (
+        f"SELECT g.{{}} FROM {guideline} g WHERE g.{quote('project_id')} = {project_id_sql} "
+        f"ORDER BY g.{quote('version')} DESC LIMIT 1"
+    )
     columns = [
         newest_version.format(quote("id")),
         newest_version.format(quote("created_at")),
         newest_guideline.format(quote("id")),
         newest_guideline.format(quote("version")),
     ]
-    return "SELECT " + ", ".join(f"({column})" for column in columns)
+    return ", ".join(f"({column})" for column in columns)
+
+
+@functools.cache
+def _in_force_sql() -> str:
+    return "SELECT " + in_force_columns_sql("%s")
+
+
+def in_force_from_row(*, project_id: int, row: tuple[Any, Any, Any, Any]) -> InForce:
+    """What in_force_columns_sql's four values name: the version with its labels (kept per
+    process, see _VERSIONS) and the guideline."""
+    version_id, version_created_at, guideline_id, guideline_version = row
+    version, labels = None, ()
+    if version_id is not None:
+        version, labels = _version_loaded(version_id, version_created_at)
+    guideline = None
+    if guideline_id is not None:
+        guideline = Guideline(pk=guideline_id, version=guideline_version, project_id=project_id)
+    return InForce(schema_version=version, labels=labels, guideline=guideline)
 
 
 def assignment_in_force_get(*, assignment: Assignment) -> InForce:
@@ -143,19 +165,47 @@ def assignment_in_force_get(*, assignment: Assignment) -> InForce:
     project_id = assignment.project_id
     with connection.cursor() as cursor:
         cursor.execute(_in_force_sql(), [project_id] * 4)
-        version_id, version_created_at, guideline_id, guideline_version = cursor.fetchone()
-    version, labels = None, ()
-    if version_id is not None:
-        version, labels = _version_loaded(version_id, version_created_at)
-    guideline = None
-    if guideline_id is not None:
-        guideline = Guideline(pk=guideline_id, version=guideline_version, project_id=project_id)
-    return InForce(schema_version=version, labels=labels, guideline=guideline)
+        row = cursor.fetchone()
+    return in_force_from_row(project_id=project_id, row=row)
+
+
+# The project columns the engine and the work endpoints read; any other is loaded on first use.
+_WORK_PROJECT_FIELDS = {
+    "id", "name", "phase", "modality", "languages", "require_language_match", "lead_id", "request_id",
+    "label_schema_id", "lease_minutes", "gold_rate", "graphic_daily_cap", "max_overlap",
+    "dynamic_overlap_threshold", "pause_below_gold_bar",
+}  # fmt: skip
+
+
+def work_project_get(*, project_id: int) -> Project | None:
+    """The project `next` works in, by id alone (the engine checks the caller's role on it), with
+    the columns the engine reads (others load on first use). One plain statement: on the hot path,
+    the ORM's query (or a raw queryset of the whole row) cost more Python than the rest of `next`."""
+    from projects.models import Project  # lazy: annotation sits below projects
+
+    if not 0 < project_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
+        return None
+    fields = [f for f in Project._meta.concrete_fields if f.attname in _WORK_PROJECT_FIELDS]
+    quote = connection.ops.quote_name
+    table = quote(Project._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {table} WHERE {quote('id')} = %s", [project_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, field in enumerate(fields):
+        column = field.get_col(Project._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            values[index] = converter(values[index], column, connection)
+    return Project.from_db(connection.alias, [f.attname for f in fields], values)
 
 
 def assignment_work_get(*, assignment: Assignment) -> Work:
-    """The work of `assignment` (its item as the engine loaded it) with what is in force."""
-    in_force = assignment_in_force_get(assignment=assignment)
+    """The work of `assignment` (its item as the engine loaded it) with what is in force (as the
+    engine read it with the lease, `in_force_read`, when it did)."""
+    in_force = getattr(assignment, "in_force_read", None) or assignment_in_force_get(assignment=assignment)
     return Work(
         assignment=assignment,
         item=assignment.item,
@@ -237,9 +287,14 @@ def graphic_cap_reached(*, project: Project, annotator: User, now: datetime | No
     which the engine gives only non-graphic work (the engine's pick asks this too)."""
     if project.graphic_daily_cap <= 0:
         return False
-    start_of_day = timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    start_of_day = graphic_day_start(now or timezone.now())
     seen = Assignment.objects.filter(annotator=annotator, item__is_graphic=True, leased_at__gte=start_of_day).count()
     return seen >= project.graphic_daily_cap
+
+
+def graphic_day_start(now: datetime) -> datetime:
+    """Where the wellness cap's day starts: local midnight (TIME_ZONE) of `now`."""
+    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def annotator_work_summary(*, annotator: User, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -432,11 +432,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of measured work")
     parser.add_argument("--labels", type=int, default=6)
     parser.add_argument("--overlap", type=int, default=3)
-    # On the 2-core machine, 2 processes x 2 threads (and 4 x 2) did best: 59-71 cycles/s where
-    # 2 x 4 did 41-45 and 6 sync workers 40; a process per core, a second thread to cover the
-    # waits on the database, and no more threads taking turns on one GIL.
+    # On the 2-core machine: a process per core. When a request cost ~11 ms of Python, 2 x 2 did
+    # best (59-71 cycles/s; 2 x 4 41-45). Since the hot path went to SQL (~3 ms of Python per
+    # request) the waits on the database are a larger share, and 2 x 4 does best: 171 cycles/s
+    # against 129 for 2 x 2 and 123 for 3 x 4 (2026-11-22, PostgreSQL, shared machine).
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--db-name", default=DB_NAME, help="the database (or /tmp/NAME.sqlite3 file) to make")

@@ -9,6 +9,7 @@ user (your own assignments; what you lead), so anything else is a 404; domain er
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import FileResponse
@@ -38,12 +39,41 @@ from annotation.api.serializers import (
     ImportJobCreateSerializer,
     ImportJobSerializer,
     WorkSerializer,
+    annotation_data,
+    work_data,
 )
-from annotation.models import Annotation, Assignment, Flag, ImportJob
+from annotation.models import LABEL_KEY_RE, Annotation, Assignment, Flag, ImportJob
 from config.errors import NotAllowed
 from config.viewsets import ServiceViewSet
 from projects import policies  # an interface may read projects (annotation's models and services may not)
-from projects.models import Project
+
+
+def _plain_int(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _plain_next(data: Any) -> dict[str, Any] | None:
+    """AssignmentNextSerializer's validated data for {"project": <positive int>}; else None."""
+    if isinstance(data, dict) and data.keys() == {"project"} and _plain_int(data["project"], 1, 2**63 - 1):
+        return {"project": data["project"]}
+    return None
+
+
+def _plain_submit(data: Any) -> dict[str, Any] | None:
+    """AnnotationSubmitSerializer's validated data for a body of label keys (as label keys are
+    written: lowercase, digits, '_' and '-'), an optional whole time and no comment; else None."""
+    if not isinstance(data, dict) or not data.keys() <= {"labels", "time_spent_ms"}:
+        return None
+    labels, time_spent_ms = data.get("labels"), data.get("time_spent_ms", 0)
+    if type(labels) is not list or not all(type(key) is str and _LABEL_KEY.match(key) for key in labels):
+        return None
+    if not _plain_int(time_spent_ms, 0, 2**31 - 1):
+        return None
+    return {"labels": list(labels), "time_spent_ms": time_spent_ms, "comment": ""}
+
+
+_LABEL_KEY = re.compile(LABEL_KEY_RE.replace("$", r"\Z"))
+_PLAIN_INPUT = {"next": _plain_next, "submit": _plain_submit}
 
 
 @extend_schema(tags=["annotation"])
@@ -68,6 +98,14 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servic
             return Assignment.objects.none()
         return selectors.assignment_list(user=self.request.user)
 
+    def _input(self, request: Request) -> dict[str, Any]:
+        # The work loop's usual bodies are parsed directly (a DRF serializer costs about 1 ms per
+        # call here); anything else, including every body with an error, goes through the input
+        # serializer, whose answer is the contract.
+        parse = _PLAIN_INPUT.get(self.action)
+        parsed = parse(request.data) if parse is not None else None
+        return parsed if parsed is not None else super()._input(request)
+
     @extend_schema(
         request=AssignmentNextSerializer,
         responses={
@@ -82,7 +120,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servic
         highest-priority item with an open slot that you have not worked on. 204 when none is left."""
         # The project by its id alone, and the service's role check decides; only a refusal pays
         # for the visibility check, which makes a project you may not see a 404, not a 403.
-        project = Project.objects.filter(pk=self._input(request)["project"]).first()
+        project = selectors.work_project_get(project_id=self._input(request)["project"])
         if project is None:
             raise NotFound("No such project among yours.")
         try:
@@ -93,18 +131,27 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servic
             raise
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return self._output(selectors.assignment_work_get(assignment=assignment), WorkSerializer)
+        return Response(work_data(selectors.assignment_work_get(assignment=assignment)))
 
     @extend_schema(request=AnnotationSubmitSerializer, responses={200: AnnotationSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str | None = None) -> Response:
         """Submit your labels. Submitting again returns the stored annotation unchanged."""
-        annotation = services.annotation_submit(
-            assignment=self.get_object(), actor=request.user, **self._input(request)
-        )
+        # No get_object(): the service locks and reads the assignment itself, and refuses anybody
+        # else's; a refusal is a 404 here, as get_object would answer (your own assignments only).
+        assignment_id = int(pk) if pk and pk.isascii() and pk.isdigit() else 0
+        if not 0 < assignment_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
+            raise NotFound("No such assignment among yours.")
+        fields = self._input(request)
+        try:
+            annotation = services.annotation_submit(
+                assignment=Assignment(pk=assignment_id), actor=request.user, **fields
+            )
+        except (Assignment.DoesNotExist, NotAllowed):
+            raise NotFound("No such assignment among yours.") from None
         # What annotation_list annotates, from the item the service loaded (no query on this hot path).
         annotation.external_id, annotation.batch_id = annotation.item.external_id, annotation.item.batch_id
-        return self._output(annotation, AnnotationSerializer)
+        return Response(annotation_data(annotation))
 
     @extend_schema(request=AssignmentSkipSerializer, responses={200: AssignmentSerializer})
     @action(detail=True, methods=["post"])

@@ -607,19 +607,23 @@ def test_import_list_query_count_is_flat(api_client, django_assert_num_queries, 
 def test_work_endpoints_query_counts_are_pinned(api_client, django_assert_num_queries, live, annotator):
     """The hot path of every annotator: a regression here costs throughput (bench/throughput.py).
 
-    next: the project; in a transaction (2 savepoint statements here) membership, open leases,
-    the graphic cap, the pick, the lease and its slot; then what is in force (one query; the
-    labels of a version are kept per process). submit: the assignment; in a transaction the
-    locked assignment, an earlier annotation, the locked item, what is in force, the annotation,
-    the assignment and the item. (A real request adds the token look-up.)"""
+    next: the project; membership, open leases, what is in force and the graphic cap's count
+    (one statement; the labels of a version are kept per process); in a transaction (2 savepoint
+    statements here) the pick, the slot and the lease (one statement on PostgreSQL, no transaction). submit: in a transaction, the locked assignment and item with an earlier
+    annotation and what is in force (one statement), the annotation, the assignment and the item
+    (one statement on PostgreSQL). (A real request may add the token look-up, remembered a few
+    seconds per process: tests/annotation/test_hot_path.py.)"""
+    from django.db import connection
+
+    postgres = connection.vendor == "postgresql"
     _items(live, 2)
     client = _as(api_client, annotator)
     client.post(NEXT, {"project": live.pk}, format="json")  # warm the per-process label cache
     Assignment.objects.all().delete()
     Item.objects.update(assigned_count=0)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(3 if postgres else 7):
         work = client.post(NEXT, {"project": live.pk}, format="json").json()
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(4 if postgres else 6):
         response = client.post(_submit_url(work["id"]), {"labels": ["safe"]}, format="json")
     assert response.status_code == 200
 
@@ -650,7 +654,8 @@ def test_schema_documents_the_annotation_api(tmp_path):
     for path, verbs in expected.items():
         assert set(paths[path]) == verbs, path
         assert all(paths[path][verb]["tags"] == ["annotation"] for verb in verbs)
-    assert set(paths["/api/v1/assignments/next/"]["post"]["responses"]) == {"200", "204", "404"}
+    # 200, 204 and 404 are its own; config.schema adds the error answers every operation may give.
+    assert {"200", "204", "404"} <= set(paths["/api/v1/assignments/next/"]["post"]["responses"])
     assert "multipart/form-data" in paths["/api/v1/imports/"]["post"]["requestBody"]["content"]
     assert "text/csv" in paths["/api/v1/imports/{id}/report/"]["get"]["responses"]["200"]["content"]
     parameters = {p["name"] for p in paths["/api/v1/annotations/"]["get"]["parameters"]}
