@@ -8,28 +8,31 @@ stored reports that the services compute in workers.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.core.cache import cache
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, TextField, Window
+from django.db.models.functions import Cast, RowNumber
 
-from annotation.models import Annotation, Guideline
+from annotation.models import Annotation, Guideline, Item
 from quality import encoding, gold, loading
 from quality.figures import frame_records
 from quality.models import Adjudication, AgreementReport, AuditSample, Consensus, QualityJob, Review
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
+
     from accounts.models import User
     from projects.models import Project
 
 Scope = AgreementReport.Scope
-# Annotators are flagged on gold only after this many gold answers: three misses out of five
-# say little about a person.
-GOLD_MIN_ITEMS = 10
 
 
 def _project(project_id: int) -> Project:
@@ -186,6 +189,52 @@ def adjudication_queue(*, project_id: int, reviewer: User | None = None) -> Quer
     return queue.select_related("item").order_by("confidence", "item_id")
 
 
+def adjudication_project_ids(*, reviewer: User) -> QuerySet:
+    """Projects where `reviewer` may settle items: they review them, or lead them."""
+    from projects.models import Membership, Project
+
+    if reviewer.is_superuser:
+        return Project.objects.values("pk")
+    return Project.objects.filter(
+        Q(lead=reviewer)
+        | Q(
+            memberships__user=reviewer,
+            memberships__role__in=[Membership.Role.REVIEWER, Membership.Role.LEAD],
+            memberships__is_active=True,
+        )
+    ).values("pk")
+
+
+def adjudication_next(*, reviewer: User, skipped: Iterable[int] = ()) -> tuple[Consensus | None, int]:
+    """The reviewer's next item to settle over all the projects they review or lead (least
+    confident first, never one they annotated, none of `skipped`), and how many are waiting."""
+    queue = (
+        Consensus.objects.filter(project_id__in=adjudication_project_ids(reviewer=reviewer), needs_adjudication=True)
+        .exclude(Exists(Adjudication.objects.filter(item_id=OuterRef("item_id"))))
+        .exclude(Exists(Annotation.objects.filter(item_id=OuterRef("item_id"), annotator=reviewer)))
+    )
+    waiting = queue.count()
+    if waiting == 0:
+        return None, 0
+    first = (
+        queue.exclude(item_id__in=list(skipped))
+        .select_related("item", "project")
+        .order_by("confidence", "item_id")
+        .first()
+    )
+    return first, waiting
+
+
+def adjudication_votes(*, consensus: Consensus) -> list[dict[str, Any]]:
+    """The item's annotations for the adjudicator: labels, comments and time spent, with the
+    annotators numbered rather than named (a name is not evidence)."""
+    rows = Annotation.objects.filter(item_id=consensus.item_id).order_by("submitted_at", "id")
+    return [
+        {"number": number, "labels": row.labels, "comment": row.comment, "time_spent_ms": row.time_spent_ms}
+        for number, row in enumerate(rows, start=1)
+    ]
+
+
 def consensus_final_labels(*, project_id: int) -> QuerySet[Consensus]:
     """Consensus rows with the labels in force: the latest adjudication's where there is one
     (`final_labels`), else the consensus labels."""
@@ -230,20 +279,40 @@ def _rate(n: int, correct: int) -> dict[str, Any]:
     }
 
 
-def gold_accuracy(*, project_id: int, min_items: int = GOLD_MIN_ITEMS) -> GoldAccuracy:
+def gold_accuracy(
+    *, project_id: int, min_items: int | None = None, answered_after: Mapping[int, datetime] | None = None
+) -> GoldAccuracy:
     """Score every annotation on the project's gold items against the known answer.
 
     Single-choice: correct when the label is one of the item's gold labels. Multi-choice: per
     annotator and overall, correct when the whole set matches; per label, each label's yes/no
-    (correct rejections count). Two queries.
+    (correct rejections count). Annotators are flagged only after `min_items` gold answers (the
+    project's `gold_min_items` unless given): three misses out of five say little about a person.
+    `answered_after` ({annotator id: time}) counts only that annotator's answers after the time:
+    a reinstated annotator is judged on their work since. Two queries.
     """
     project = _project(project_id)
     bar = project.min_gold_accuracy
-    rows = list(
-        Annotation.objects.filter(project_id=project_id, item__is_gold=True).values_list(
-            "item_id", "annotator_id", "labels", "item__gold_labels"
-        )
+    if min_items is None:
+        min_items = project.gold_min_items
+    gold_items = Item.objects.filter(project_id=project_id, is_gold=True)
+    answers_by_item = dict(gold_items.values_list("id", "gold_labels"))  # each item's answer decoded once
+    # Labels as JSON text for orjson, and submission times only when asked for: Django's per-value
+    # JSON and timezone converters cost more than the query (0.3 s each for 50,000 answers).
+    answers = Annotation.objects.filter(project_id=project_id, item_id__in=gold_items.values("id")).annotate(
+        _labels=Cast("labels", TextField())
     )
+    if answered_after:
+        rows = [
+            (item, annotator, labels)
+            for item, annotator, labels, submitted_at in answers.values_list(
+                "item_id", "annotator_id", "_labels", "submitted_at"
+            )
+            if annotator not in answered_after or submitted_at > answered_after[annotator]
+        ]
+    else:
+        rows = list(answers.values_list("item_id", "annotator_id", "_labels"))
+    rows = [(item, annotator, orjson.loads(labels), answers_by_item.get(item)) for item, annotator, labels in rows]
     empty = GoldAccuracy(bar=bar, min_items=min_items, overall=_rate(0, 0))
     if not rows:
         return empty
@@ -290,6 +359,29 @@ def gold_accuracy(*, project_id: int, min_items: int = GOLD_MIN_ITEMS) -> GoldAc
     ]
     overall = _rate(len(scored), int(scored["correct"].sum()))
     return GoldAccuracy(bar=bar, min_items=min_items, overall=overall, annotators=annotator_rows, labels=label_rows)
+
+
+GOLD_CACHE_SECONDS = 600
+
+
+def gold_accuracy_cached(*, project_id: int, answered_after: Mapping[int, datetime] | None = None) -> GoldAccuracy:
+    """gold_accuracy for pages: kept in the cache until an annotation newer than the cached
+    figures arrives (one index-only look-up of the project's latest submission decides) or the
+    project's bar changes, and for GOLD_CACHE_SECONDS at most (an edited gold answer shows then)."""
+    project = _project(project_id)
+    latest = Annotation.objects.filter(project_id=project_id).aggregate(last=Max("submitted_at"))["last"]
+    after = sorted((key, value.isoformat()) for key, value in (answered_after or {}).items())
+    key = (
+        "quorum:gold:"
+        + hashlib.sha256(
+            repr((project_id, project.min_gold_accuracy, project.gold_min_items, latest, after)).encode()
+        ).hexdigest()
+    )
+    figures = cache.get(key)
+    if figures is None:
+        figures = gold_accuracy(project_id=project_id, answered_after=answered_after)
+        cache.set(key, figures, GOLD_CACHE_SECONDS)
+    return figures
 
 
 # --- Audits -----------------------------------------------------------------------------------------
@@ -379,7 +471,9 @@ NO_GOLD = "no gold answers yet"
 NO_AUDIT = "no reviewed audit samples in the random stratum yet"
 
 
-def quality_gate(*, project_id: int) -> GateResult:
+def quality_gate(
+    *, project_id: int, gold: GoldAccuracy | None = None, audit: AuditAccuracy | None = None
+) -> GateResult:
     """Do the project's quality bars hold? Each bar the project sets is checked:
 
     - alpha (the latest project-scope report's nominal alpha, point estimate) ≥ min_alpha; no
@@ -387,6 +481,7 @@ def quality_gate(*, project_id: int) -> GateResult:
     - pooled gold accuracy ≥ min_gold_accuracy; no gold answers fail;
     - audit accuracy of the random stratum ≥ min_audit_accuracy; no reviewed random samples fail.
     A bar left empty passes (nothing to hold). Overrides are the delivery's business, not this.
+    `gold` and `audit`: figures the caller already has (a page showing them too), else computed.
     """
     project = _project(project_id)
     checks: list[GateCheck] = []
@@ -412,7 +507,7 @@ def quality_gate(*, project_id: int) -> GateResult:
     if project.min_gold_accuracy is None:
         checks.append(GateCheck("gold_accuracy", None, None, True))
     else:
-        overall = gold_accuracy(project_id=project_id).overall
+        overall = (gold or gold_accuracy(project_id=project_id)).overall
         value = overall["accuracy"]
         if value is None:
             reason = NO_GOLD
@@ -426,7 +521,7 @@ def quality_gate(*, project_id: int) -> GateResult:
     if project.min_audit_accuracy is None:
         checks.append(GateCheck("audit_accuracy", None, None, True))
     else:
-        overall = audit_accuracy(project_id=project_id).overall
+        overall = (audit or audit_accuracy(project_id=project_id)).overall
         value = overall["accuracy"]
         if value is None:
             reason = NO_AUDIT

@@ -44,7 +44,6 @@ JobStatus = QualityJob.Status
 DEFAULT_BOOTSTRAP = 1000
 CHUNK_SIZE = 50_000  # annotations per streamed chunk (whole items): bounded memory per step
 MIN_SHARED = 20  # annotator pairs sharing fewer items get no Cohen's kappa
-CONSENSUS_MIN_CONFIDENCE = 0.8  # under this (or tied), an item goes to adjudication
 # A job still pending or running after this long is presumed lost (its worker died and the
 # broker gave up on it): an identical request starts a new one instead of waiting for it.
 JOB_STALE_AFTER = timedelta(hours=1)
@@ -151,11 +150,14 @@ def consensus_enqueue(
     project_id: int,
     actor: User | None,
     method: str = Consensus.Method.DAWID_SKENE,
-    min_confidence: float = CONSENSUS_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
 ) -> QualityJob:
-    """Queue a consensus computation (quality.consensus_compute, on commit); returns the job. Leads only."""
+    """Queue a consensus computation (quality.consensus_compute, on commit); returns the job. Leads only.
+    `min_confidence` defaults to the project's `consensus_min_confidence`."""
     project = _project(project_id)
     _require_lead(actor, project)
+    if min_confidence is None:
+        min_confidence = project.consensus_min_confidence
     _consensus_params_check(method, min_confidence)
     params = {"method": method, "min_confidence": float(min_confidence)}
     return _job_enqueue(project=project, kind=QualityJob.Kind.CONSENSUS, params=params, actor=actor)
@@ -447,7 +449,7 @@ def consensus_compute(
     *,
     project_id: int,
     method: str = Consensus.Method.DAWID_SKENE,
-    min_confidence: float = CONSENSUS_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
     job_id: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     reader: loading.Reader = "auto",
@@ -458,16 +460,19 @@ def consensus_compute(
     label with the highest posterior under the annotators' estimated confusion matrices,
     confidence = that posterior. Multi-choice schemas are aggregated label by label (chosen or
     not); the item's confidence is its least certain label's. An item whose vote is tied, or whose
-    confidence is under `min_confidence`, needs adjudication. The project's rows are replaced
-    in one transaction at the end (with the job's success when `job_id` is given). Returns a summary.
+    confidence is under `min_confidence` (the project's `consensus_min_confidence` unless given),
+    needs adjudication. The project's rows are replaced in one transaction at the end (with the
+    job's success when `job_id` is given). Returns a summary.
     """
+    project = _project(project_id)
+    if min_confidence is None:
+        min_confidence = project.consensus_min_confidence
     _consensus_params_check(method, min_confidence)
     job = quality_job_start(job_id=job_id) if job_id is not None else None
     if job is not None and job.status == JobStatus.SUCCEEDED:
         return job.result
     if job is not None and job.status == JobStatus.FAILED:
         raise QuorumError(f"job {job.pk} failed ({job.error}); queue a new one", field="job_id")
-    project = _project(project_id)
     space = loading.label_space(project_id=project.pk, schema_id=project.label_schema_id)
     if not space.size:
         raise QuorumError(f"project {project.name!r} has no label schema", field="project_id")

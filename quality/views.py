@@ -1,5 +1,6 @@
 """Pages of the quality engine: the lead's quality section (on the project page) and its recompute,
-the job status block it polls, the root-cause page, and the reviewers' audit queue.
+the job status block it polls, reinstating annotators paused by the gold bar, the root-cause page,
+the reviewers' audit queue and their adjudication page.
 
 Each handler checks the role through projects.policies (or the reviewer's memberships), calls one
 service or selector, and renders or redirects. Projects the user may not see are 404; a domain
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -26,7 +28,7 @@ from projects import policies
 from projects import selectors as project_selectors
 from projects.models import Membership, Project
 from quality import selectors, services
-from quality.models import AuditSample, QualityJob, Review
+from quality.models import AuditSample, Consensus, QualityJob, Review
 
 T = TypeVar("T")
 
@@ -68,13 +70,60 @@ def _lead_project(request: HttpRequest, pk: int) -> Project:
 def quality_section_context(project: Project) -> dict[str, Any]:
     """What templates/projects/_quality.html shows: the gate, the latest project-scope report,
     gold and audit accuracy headlines and the latest report job. The project page calls it for leads."""
+    gold = selectors.gold_accuracy_cached(project_id=project.pk)
+    audit = selectors.audit_accuracy(project_id=project.pk)
     return {
-        "gate": selectors.quality_gate(project_id=project.pk),
+        "gate": selectors.quality_gate(project_id=project.pk, gold=gold, audit=audit),
         "report": selectors.agreement_report_latest(project_id=project.pk),
-        "gold": selectors.gold_accuracy(project_id=project.pk).overall,
-        "audit": selectors.audit_accuracy(project_id=project.pk),
+        "gold": gold.overall,
+        "gold_watch": _gold_watch(project, gold),
+        "audit": audit,
         "job": QualityJob.objects.filter(project=project, kind=QualityJob.Kind.AGREEMENT_REPORT).first(),
     }
+
+
+def _gold_watch(project: Project, gold: selectors.GoldAccuracy) -> list[dict[str, Any]]:
+    """Annotators the lead should look at: flagged under the gold bar, or paused by it. A
+    reinstated annotator is judged on their gold since, as the pausing sweep judges them."""
+    memberships = Membership.objects.filter(project=project, role=Membership.Role.ANNOTATOR).select_related("user")
+    paused, since = {}, {}
+    for membership in memberships.filter(Q(paused_at__isnull=False) | Q(reinstated_at__isnull=False)):
+        if membership.paused_at is not None:
+            paused[membership.user_id] = membership
+        elif membership.reinstated_at is not None:
+            since[membership.user_id] = membership.reinstated_at
+    if since:
+        gold = selectors.gold_accuracy_cached(project_id=project.pk, answered_after=since)
+    rows = [{**row, "paused": paused.pop(row["annotator_id"], None)} for row in gold.annotators if row["flagged"]]
+    # Paused, but no longer flagged on all of their gold (a reinstated window, say): still listed.
+    rows += [
+        {"annotator_id": user_id, "username": membership.user.username, "paused": membership, "n": None}
+        for user_id, membership in paused.items()
+    ]
+    return rows
+
+
+@login_required
+@require_POST
+def annotator_reinstate(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
+    """A lead gives an annotator paused by the gold bar work again; back to the quality section."""
+    from projects import services as project_services  # the service owning memberships
+
+    project = _lead_project(request, pk)
+    annotator = Membership.objects.filter(project=project, user_id=user_pk, role=Membership.Role.ANNOTATOR).first()
+    if annotator is None:
+        raise Http404("No such annotator on this project.")
+    done = service_attempt(
+        request,
+        project_services.annotator_reinstate,
+        project=project,
+        annotator=annotator.user,
+        actor=request.user,
+        note=request.POST.get("note", ""),
+    )
+    if done is not None:
+        messages.success(request, f"{annotator.user.username} gets work again.")
+    return redirect(f"{project.get_absolute_url()}#quality")
 
 
 @login_required
@@ -213,4 +262,111 @@ def _sample_context(sample: AuditSample) -> dict[str, Any]:
             for position, row in enumerate(rows, start=1)
         ],
         "multi": version.schema.selection == LabelSchema.Selection.MULTI,
+    }
+
+
+# --- Adjudication: the reviewers' final word on unsure items ------------------------------------
+
+ADJUDICATION_PAGE = "quality/adjudication.html"
+SKIPPED_KEY = "quality:adjudication_skipped"
+SKIPPED_KEEP = 500  # the newest skips a reviewer's session remembers
+
+
+def _require_adjudicator(request: HttpRequest) -> None:
+    if not selectors.adjudication_project_ids(reviewer=request.user).exists():
+        raise PermissionDenied("Adjudication is for the reviewers and leads of a project.")
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def adjudication_queue(request: HttpRequest) -> HttpResponse:
+    """The reviewer's next item whose consensus is unsure or tied, with the votes and the labels."""
+    _require_adjudicator(request)
+    return _adjudication_response(request)
+
+
+@login_required
+@require_POST
+def adjudication_settle(request: HttpRequest, item_pk: int) -> HttpResponse:
+    """Record the final labels of one item (with the reason), then the next item."""
+    _require_adjudicator(request)
+    consensus = (
+        Consensus.objects.filter(
+            item_id=item_pk, project_id__in=selectors.adjudication_project_ids(reviewer=request.user)
+        )
+        .select_related("item")
+        .first()
+    )
+    if consensus is None:
+        raise Http404("No such item to adjudicate.")
+    adjudication = service_attempt(
+        request,
+        services.adjudication_record,
+        item=consensus.item,
+        reviewer=request.user,
+        labels=request.POST.getlist("labels"),
+        reason=request.POST.get("reason", ""),
+    )
+    if adjudication is not None:
+        messages.success(request, f"Item {consensus.item.external_id} settled: {', '.join(adjudication.labels)}.")
+        return _adjudication_done(request)
+    if not request.htmx:
+        return redirect("quality:adjudication_queue")
+    return _adjudication_response(request, item_pk=consensus.item_id)
+
+
+@login_required
+@require_POST
+def adjudication_skip(request: HttpRequest, item_pk: int) -> HttpResponse:
+    """Leave an item for another reviewer (remembered for this session), then the next one."""
+    _require_adjudicator(request)
+    skipped = [pk for pk in request.session.get(SKIPPED_KEY, []) if pk != item_pk]
+    request.session[SKIPPED_KEY] = [*skipped, item_pk][-SKIPPED_KEEP:]
+    return _adjudication_done(request)
+
+
+def _adjudication_done(request: HttpRequest) -> HttpResponse:
+    if not request.htmx:
+        return redirect("quality:adjudication_queue")
+    return _adjudication_response(request)
+
+
+def _adjudication_response(request: HttpRequest, *, item_pk: int | None = None) -> HttpResponse:
+    skipped = request.session.get(SKIPPED_KEY, [])
+    consensus, waiting = selectors.adjudication_next(reviewer=request.user, skipped=skipped)
+    if item_pk is not None:  # a refused verdict: the same item again, with the reason
+        consensus = Consensus.objects.filter(item_id=item_pk).select_related("item", "project").first() or consensus
+    context: dict[str, Any] = {"consensus": consensus, "waiting": waiting, "skipped": len(skipped)}
+    if consensus is not None:
+        context.update(_adjudication_context(consensus))
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, f"{ADJUDICATION_PAGE}#adjudication", context)
+    return render(request, ADJUDICATION_PAGE, context)
+
+
+def _adjudication_context(consensus: Any) -> dict[str, Any]:
+    item = consensus.item
+    version = annotation_selectors.schema_version_current(schema_id=consensus.project.label_schema_id)
+    rows = annotation_selectors.label_tree_rows(labels=version.labels.all()) if version else []
+    names = {row.label.key: row.label.name for row in rows}
+    total = sum(consensus.votes.values()) or 1
+    votes = sorted(consensus.votes.items(), key=lambda pair: (-pair[1], pair[0]))
+    return {
+        "project": consensus.project,
+        "item": item,
+        "media": item_media_urls(item),
+        "metadata": item_metadata_rows(item.metadata),
+        "votes": [
+            {"key": key, "name": names.get(key, key), "count": count, "share": count / total} for key, count in votes
+        ],
+        "proposed": [names.get(key, key) for key in consensus.labels],
+        "annotations": [
+            {**row, "names": [names.get(key, key) for key in row["labels"]]}
+            for row in selectors.adjudication_votes(consensus=consensus)
+        ],
+        "labels": [
+            {"label": row.label, "key": str(position) if position <= 9 else "", "indent": min(row.depth, 4)}
+            for position, row in enumerate(rows, start=1)
+        ],
+        "multi": version is not None and version.schema.selection == LabelSchema.Selection.MULTI,
     }

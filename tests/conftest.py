@@ -27,6 +27,19 @@ def _test_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """The in-process cache (SQLite runs) starts empty in every test: ids are reused there after a
+    rollback, so figures cached by one test must not answer another. (The Redis cache of the
+    PostgreSQL run is left alone: it is also the worker's broker, and ids are not reused there.)"""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(request):
     """Tasks run in-process, except in integration tests, which use the real broker and worker."""
     if request.node.get_closest_marker("integration"):

@@ -6,11 +6,12 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django_filters import rest_framework as filters
 
+from config.filters import IntegerFilter
 from quality.models import AgreementReport, AuditSample
 
 
 class AgreementReportFilterSet(filters.FilterSet):
-    project = filters.NumberFilter(field_name="project_id", lookup_expr="exact")
+    project = IntegerFilter(field_name="project_id", lookup_expr="exact")
     scope = filters.ChoiceFilter(field_name="scope", choices=AgreementReport.Scope.choices)
     scope_key = filters.CharFilter(field_name="scope_key", lookup_expr="exact")
     latest = filters.BooleanFilter(
@@ -39,7 +40,7 @@ class AgreementReportFilterSet(filters.FilterSet):
 
 
 class AuditSampleFilterSet(filters.FilterSet):
-    project = filters.NumberFilter(field_name="project_id", lookup_expr="exact")
+    project = IntegerFilter(field_name="project_id", lookup_expr="exact")
     stratum = filters.ChoiceFilter(field_name="stratum", choices=AuditSample.Stratum.choices)
     status = filters.ChoiceFilter(field_name="status", choices=AuditSample.Status.choices)
 

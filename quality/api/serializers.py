@@ -123,6 +123,20 @@ class ProjectQuerySerializer(serializers.Serializer):
     project = serializers.IntegerField(min_value=1)
 
 
+class ReinstateSerializer(serializers.Serializer):
+    """Give an annotator paused by the gold bar work again."""
+
+    annotator = serializers.IntegerField(min_value=1, help_text="The paused annotator's user id.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class MembershipPauseSerializer(serializers.Serializer):
+    annotator = serializers.IntegerField(source="user_id", read_only=True)
+    paused_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    reinstated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    reinstated_by = serializers.IntegerField(source="reinstated_by_id", read_only=True, allow_null=True)
+
+
 class GateCheckSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True, help_text="alpha, gold_accuracy or audit_accuracy.")
     threshold = serializers.FloatField(

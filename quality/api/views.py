@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -23,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.models import Item
+from config.errors import QuorumError
 from config.viewsets import ServiceViewSet
 from projects.models import Membership, Project  # an interface may read projects (quality's models may not)
 from quality import selectors, services
@@ -43,10 +45,12 @@ from quality.api.serializers import (
     AuditSampleReviewSerializer,
     AuditSampleSerializer,
     ConsensusSerializer,
+    MembershipPauseSerializer,
     ProjectQuerySerializer,
     QualityGateSerializer,
     QualityJobCreateSerializer,
     QualityJobSerializer,
+    ReinstateSerializer,
     ReviewSerializer,
     RootCauseSerializer,
 )
@@ -172,6 +176,28 @@ class QualityProjectViewSet(_ViewSet):
         """Do the project's quality bars (alpha, gold and audit accuracy) hold? Leads and members."""
         project = self._project_from_query(request)
         return self._output(selectors.quality_gate(project_id=project.pk), QualityGateSerializer)
+
+    @extend_schema(
+        parameters=[PROJECT_PARAMETER],
+        request=ReinstateSerializer,
+        responses={200: MembershipPauseSerializer, 404: OpenApiResponse(description=NO_PROJECT)},
+    )
+    @action(detail=False, methods=["post"])
+    def reinstate(self, request: Request) -> Response:
+        """Give an annotator paused by the gold bar work again (leads). From then on, the bar
+        counts only the gold they answer after this moment."""
+        from projects.services import annotator_reinstate  # the service owning memberships
+
+        project = self._project_from_query(request)
+        fields = ReinstateSerializer(data=request.data)
+        fields.is_valid(raise_exception=True)
+        annotator = get_user_model().objects.filter(pk=fields.validated_data["annotator"]).first()
+        if annotator is None:
+            raise QuorumError("annotator: no such user", field="annotator")
+        membership = annotator_reinstate(
+            project=project, annotator=annotator, actor=request.user, note=fields.validated_data["note"]
+        )
+        return self._output(membership, MembershipPauseSerializer)
 
     @extend_schema(
         parameters=[PROJECT_PARAMETER],

@@ -155,7 +155,7 @@ def test_gold_accuracy_per_annotator_and_label_with_flags(quality):
         },
     )
     figures = selectors.gold_accuracy(project_id=quality.project.pk)
-    assert figures.bar == 0.8 and figures.min_items == selectors.GOLD_MIN_ITEMS
+    assert figures.bar == 0.8 and figures.min_items == quality.project.gold_min_items == 10
     rows = {row["annotator_id"]: row for row in figures.annotators}
     first, second, third = (rows[p.pk] for p in quality.people[:3])
     assert (first["n"], first["correct"], first["accuracy"], first["flagged"]) == (12, 12, 1.0, False)

@@ -516,6 +516,17 @@ def test_consensus_majority_with_votes_ties_and_adjudication(quality):
     assert rows[items[3].pk].n_annotations == 1 and rows[items[3].pk].labels == ["violence"]
 
 
+def test_consensus_sends_items_under_the_projects_own_threshold_to_adjudication(quality):
+    items = _votes(quality)
+    quality.project.consensus_min_confidence = 0.6  # item 0's 2/3 majority is now enough
+    quality.project.save()
+    summary = services.consensus_compute(project_id=quality.project.pk, method="majority")
+    assert (summary["min_confidence"], summary["needs_adjudication"]) == (0.6, 1)
+    assert not Consensus.objects.get(item=items[0]).needs_adjudication
+    job = services.consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, method="majority")
+    assert job.params == {"method": "majority", "min_confidence": 0.6}
+
+
 def test_consensus_dawid_skene_equals_the_core_and_recomputing_updates_in_place(quality):
     regular = items_make(quality.batch, 40)
     annotations_make(noisy_rows(regular, quality.people, accuracy=0.7, seed=4))
