@@ -10,10 +10,11 @@ from django.utils import timezone
 from django_filters import rest_framework as filters
 
 from annotation.models import Annotation, Assignment, Flag, ImportJob, label_key_validator
+from config.filters import IntegerFilter
 
 
 class AssignmentFilterSet(filters.FilterSet):
-    project = filters.NumberFilter(field_name="project_id", lookup_expr="exact")
+    project = IntegerFilter(field_name="project_id", lookup_expr="exact")
     status = filters.MultipleChoiceFilter(field_name="status", choices=Assignment.Status.choices)
 
     class Meta:
@@ -27,9 +28,9 @@ def _start_of_day(day: dt.date) -> dt.datetime:
 
 
 class AnnotationFilterSet(filters.FilterSet):
-    project = filters.NumberFilter(field_name="project_id", lookup_expr="exact")
-    annotator = filters.NumberFilter(field_name="annotator_id", lookup_expr="exact")
-    batch = filters.NumberFilter(field_name="item__batch_id", lookup_expr="exact")
+    project = IntegerFilter(field_name="project_id", lookup_expr="exact")
+    annotator = IntegerFilter(field_name="annotator_id", lookup_expr="exact")
+    batch = IntegerFilter(field_name="item__batch_id", lookup_expr="exact")
     label = filters.CharFilter(
         field_name="labels",
         method="filter_label",
@@ -64,7 +65,7 @@ class AnnotationFilterSet(filters.FilterSet):
 
 
 class FlagFilterSet(filters.FilterSet):
-    project = filters.NumberFilter(field_name="project_id", lookup_expr="exact")
+    project = IntegerFilter(field_name="project_id", lookup_expr="exact")
     status = filters.ChoiceFilter(field_name="status", choices=Flag.Status.choices)
 
     class Meta:
@@ -73,7 +74,7 @@ class FlagFilterSet(filters.FilterSet):
 
 
 class ImportJobFilterSet(filters.FilterSet):
-    project = filters.NumberFilter(field_name="project_id", lookup_expr="exact")
+    project = IntegerFilter(field_name="project_id", lookup_expr="exact")
     status = filters.ChoiceFilter(field_name="status", choices=ImportJob.Status.choices)
 
     class Meta:

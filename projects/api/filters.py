@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from django_filters import rest_framework as filters
 
+from config.filters import IntegerFilter
 from projects.models import Blocker, DataRequest, Project
 
 
 class ProjectFilterSet(filters.FilterSet):
     phase = filters.MultipleChoiceFilter(field_name="phase", choices=Project.Phase.choices)
-    lead = filters.NumberFilter(field_name="lead_id", lookup_expr="exact")
+    lead = IntegerFilter(field_name="lead_id", lookup_expr="exact")
     lead_username = filters.CharFilter(field_name="lead__username", lookup_expr="iexact")
     deadline_before = filters.DateFilter(field_name="deadline", lookup_expr="lte")
     deadline_after = filters.DateFilter(field_name="deadline", lookup_expr="gte")
-    priority = filters.NumberFilter(field_name="priority", lookup_expr="exact")
+    priority = IntegerFilter(field_name="priority", lookup_expr="exact")
     modality = filters.ChoiceFilter(field_name="modality", choices=Project.modality.field.choices)
     search = filters.CharFilter(field_name="name", lookup_expr="icontains")
     has_open_blockers = filters.BooleanFilter(method="filter_has_open_blockers")
@@ -42,7 +43,7 @@ class DataRequestFilterSet(filters.FilterSet):
     modality = filters.ChoiceFilter(field_name="modality", choices=DataRequest.modality.field.choices)
     deadline_before = filters.DateFilter(field_name="deadline", lookup_expr="lte")
     deadline_after = filters.DateFilter(field_name="deadline", lookup_expr="gte")
-    team = filters.NumberFilter(field_name="team_id", lookup_expr="exact")
+    team = IntegerFilter(field_name="team_id", lookup_expr="exact")
 
     class Meta:
         model = DataRequest
@@ -50,11 +51,11 @@ class DataRequestFilterSet(filters.FilterSet):
 
 
 class BlockerFilterSet(filters.FilterSet):
-    project = filters.NumberFilter(field_name="project_id", lookup_expr="exact")
+    project = IntegerFilter(field_name="project_id", lookup_expr="exact")
     kind = filters.ChoiceFilter(field_name="kind", choices=Blocker.Kind.choices)
     status = filters.ChoiceFilter(field_name="status", choices=Blocker.Status.choices)
-    severity_min = filters.NumberFilter(field_name="severity", lookup_expr="gte")
-    owner = filters.NumberFilter(field_name="owner_id", lookup_expr="exact")
+    severity_min = IntegerFilter(field_name="severity", lookup_expr="gte")
+    owner = IntegerFilter(field_name="owner_id", lookup_expr="exact")
 
     class Meta:
         model = Blocker

@@ -44,9 +44,10 @@ class DataRequestPermission(_ActionPermission):
         "accept": policies.can_triage_requests,
         "reject": policies.can_triage_requests,
     }
-    object_rules = {"retrieve": policies.can_view_request}
+    object_rules = {"retrieve": policies.can_view_request, "comments": policies.can_comment_on_request}
     messages = {
         "create": "Only requesters and project leads may file data requests.",
+        "comments": "Only project leads and the requesters of the request's team may read and write its comments.",
         "accept": "Only project leads may accept data requests.",
         "reject": "Only project leads may reject data requests.",
     }

@@ -9,7 +9,8 @@ from rest_framework import serializers
 
 from accounts.models import User
 from projects import services
-from projects.models import Blocker, DataRequest, Project
+from projects.forecast import Status as ForecastStatus
+from projects.models import Blocker, DataRequest, Project, RequestComment
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
@@ -68,6 +69,54 @@ DATAREQUEST_INPUT_FIELDS = [
 ]
 
 
+class ForecastSerializer(serializers.Serializer):
+    """projects.forecast.Forecast: the finish date from the recent daily throughput."""
+
+    status = serializers.ChoiceField(
+        choices=list(ForecastStatus.LABELS.items()),
+        help_text="on_track (even the late end of the range meets the deadline), at_risk, late, done, "
+        "or unknown (no deadline, or no recent work to forecast from).",
+    )
+    finish = serializers.DateField(allow_null=True, help_text="The forecast finish date.")
+    earliest = serializers.DateField(allow_null=True)
+    latest = serializers.DateField(allow_null=True, help_text="Null when the pessimistic rate is not positive.")
+    deadline = serializers.DateField(allow_null=True)
+    slack_days = serializers.IntegerField(allow_null=True, help_text="Deadline minus forecast finish (negative: late).")
+    remaining = serializers.IntegerField(help_text="Annotations still to do.")
+    rate = serializers.FloatField(help_text="Annotations per day, the mean over the recent days.")
+    days = serializers.IntegerField(help_text="Days of throughput the rate is taken over.")
+
+
+class RequestProjectSerializer(serializers.ModelSerializer):
+    """The project answering a request, as its team follows it: phase, progress and forecast."""
+
+    progress = serializers.FloatField(read_only=True, help_text="Share of the required annotations done, 0 to 1.")
+    forecast = ForecastSerializer(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="When it should finish, from the recent daily throughput (on the request's detail and list).",
+    )
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "phase",
+            "phase_changed_at",
+            "deadline",
+            "items_total",
+            "items_completed",
+            "annotations_required",
+            "annotations_done",
+            "progress",
+            "progress_refreshed_at",
+            "forecast",
+        ]
+        read_only_fields = fields
+
+
 class DataRequestSerializer(serializers.ModelSerializer):
     languages = _LanguagesField(read_only=True)
     regions = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -79,6 +128,18 @@ class DataRequestSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(
         source="project.id", read_only=True, allow_null=True, help_text="The project made from it, once accepted."
     )
+    stage = serializers.ChoiceField(
+        choices=DataRequest.Stage.choices,
+        read_only=True,
+        help_text="submitted, rejected (see rejection_reason), accepted (its project is being set up), "
+        "in_production (see project_status for progress) or delivered.",
+    )
+    project_status = RequestProjectSerializer(
+        source="project",
+        read_only=True,
+        allow_null=True,
+        help_text="Once accepted: the project's phase, progress (annotations done of those required) and forecast.",
+    )
 
     class Meta:
         model = DataRequest
@@ -86,12 +147,14 @@ class DataRequestSerializer(serializers.ModelSerializer):
             "id",
             *DATAREQUEST_INPUT_FIELDS,
             "status",
+            "stage",
             "rejection_reason",
             "requester",
             "team",
             "decided_by",
             "decided_at",
             "project",
+            "project_status",
             "created_at",
         ]
         read_only_fields = fields
@@ -123,6 +186,22 @@ class DataRequestAcceptSerializer(serializers.Serializer):
 
 class DataRequestRejectSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="Why the request is rejected; the requester reads it.")
+
+
+class RequestCommentSerializer(serializers.ModelSerializer):
+    author = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = RequestComment
+        fields = ["id", "author", "body", "created_at"]
+        read_only_fields = fields
+
+
+class RequestCommentCreateSerializer(serializers.Serializer):
+    body = serializers.CharField(
+        max_length=services.REQUEST_COMMENT_MAX_LENGTH,
+        help_text=f"The message (plain text, up to {services.REQUEST_COMMENT_MAX_LENGTH} characters).",
+    )
 
 
 # --- Projects ---------------------------------------------------------------------------------

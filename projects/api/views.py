@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -33,12 +34,19 @@ from projects.api.serializers import (
     ProjectSerializer,
     ProjectTransitionSerializer,
     ProjectUpdateSerializer,
+    RequestCommentCreateSerializer,
+    RequestCommentSerializer,
 )
 from projects.models import Blocker, DataRequest, Project
 
 
 class _ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ServiceViewSet):
     """List, retrieve and create, on the shared base."""
+
+
+def _request_loaded(data_request: DataRequest, user: Any) -> DataRequest:
+    """The request as datarequest_list loads it (its stage annotated, its project loaded)."""
+    return selectors.datarequest_list(user=user).get(pk=data_request.pk)
 
 
 def _project_loaded(project: Project) -> Project:
@@ -60,6 +68,7 @@ class DataRequestViewSet(_ServiceViewSet):
         "create": DataRequestCreateSerializer,
         "accept": DataRequestAcceptSerializer,
         "reject": DataRequestRejectSerializer,
+        "comments": RequestCommentCreateSerializer,
     }
 
     def get_queryset(self):
@@ -67,10 +76,20 @@ class DataRequestViewSet(_ServiceViewSet):
             return DataRequest.objects.none()
         return selectors.datarequest_list(user=self.request.user)
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        selectors.datarequest_forecasts_attach(data_requests=page, today=timezone.now().date())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data_request = self.get_object()
+        selectors.datarequest_forecasts_attach(data_requests=[data_request], today=timezone.now().date())
+        return self._output(data_request)
+
     @extend_schema(responses={201: DataRequestSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data_request = services.datarequest_create(requester=request.user, **self._input(request))
-        return self._output(data_request, code=status.HTTP_201_CREATED)
+        return self._output(_request_loaded(data_request, request.user), code=status.HTTP_201_CREATED)
 
     @extend_schema(request=DataRequestAcceptSerializer, responses={201: ProjectSerializer})
     @action(detail=True, methods=["post"])
@@ -88,7 +107,31 @@ class DataRequestViewSet(_ServiceViewSet):
         data_request = services.datarequest_reject(
             data_request=data_request, actor=request.user, **self._input(request)
         )
-        return self._output(data_request)
+        return self._output(_request_loaded(data_request, request.user))
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={200: RequestCommentSerializer(many=True)},
+        description="The request's comment thread, oldest first (leads and the requesters of its team).",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=RequestCommentCreateSerializer,
+        responses={201: RequestCommentSerializer},
+        description="Add a comment to the request's thread (leads and the requesters of its team).",
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def comments(self, request: Request, pk: str | None = None) -> Response:
+        data_request = self.get_object()
+        if request.method == "POST":
+            comment = services.request_comment_add(
+                data_request=data_request, author=request.user, **self._input(request)
+            )
+            return self._output(comment, RequestCommentSerializer, code=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.request_comment_list(data_request=data_request))
+        serializer = RequestCommentSerializer(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(serializer.data)
 
 
 @extend_schema(tags=["projects"])

@@ -1,0 +1,165 @@
+"""The API keeps its OpenAPI contract: schemathesis generates requests from /api/v1/schema/ and
+sends them through the Django WSGI app, as a lead and as a requester, on a small seeded dataset.
+No answer may be a server error, use a status code the schema does not document, or have a body
+or content type the schema does not describe.
+
+Deterministic (derandomized, a fixed example budget per operation, no example database) and
+bounded: about 1.5 minutes of CPU. Each operation runs as its own subtest, so a failure names
+it, with a curl to replay it. No endpoint is excluded: file uploads and the Celery-backed writes
+(eager here) are fuzzed like the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import schemathesis
+import yaml
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, Phase, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.specs.openapi import checks as openapi_checks
+
+from accounts.models import User
+from projects import services as project_services
+from projects.models import DataRequest, Membership
+from tests.accounts.factories import TeamFactory, UserFactory
+from tests.annotation.factories import BatchFactory, GuidelineFactory, ItemFactory, schema_with_labels
+from tests.projects.factories import BlockerFactory, DataRequestFactory
+
+pytestmark = pytest.mark.django_db
+
+# Per operation and role. Enough for each operation's parameters and bodies to be tried from
+# several sides (types, bounds, missing fields), small enough for the whole run to stay short.
+MAX_EXAMPLES = 15
+
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    openapi_checks.status_code_conformance,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_schema_conformance,
+]
+
+
+@pytest.fixture
+def wsgi_app(settings):
+    """The real WSGI app, talking to the test's database connection and transaction.
+
+    Django's own test client detaches close_old_connections from the request signals, because
+    closing "old" connections at the end of a request would end the test's transaction; we are
+    a client too, so we do the same for the test's duration."""
+    settings.ALLOWED_HOSTS = ["localhost"]
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield get_wsgi_application()
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def seeded(db):
+    """A small portfolio: a lead with a project in production (schema, guideline, items, an
+    annotator), a request of the requester's team accepted into it, one still submitted, one of
+    another team, a blocker and a comment. Returns an API token per role."""
+    lead = UserFactory(username="contract-lead", role=User.Role.LEAD)
+    team = TeamFactory(name="Trust ML", slug="trust-ml")
+    requester = UserFactory(username="contract-requester", role=User.Role.REQUESTER, team=team)
+    annotator = UserFactory(username="contract-annotator", role=User.Role.ANNOTATOR, languages=["en"])
+    outsider = UserFactory(
+        username="contract-outsider", role=User.Role.REQUESTER, team=TeamFactory(name="Ads", slug="ads")
+    )
+    schema = schema_with_labels(actor=lead)
+    accepted = DataRequestFactory(requester=requester, title="Hate EN", label_schema=schema)
+    project = project_services.datarequest_accept(data_request=accepted, actor=lead)
+    project_services.project_update(project=project, actor=lead, label_schema=schema)
+    GuidelineFactory(project=project, created_by=lead, version=1)
+    Membership.objects.create(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
+    batch = BatchFactory(project=project, created_by=lead)
+    ItemFactory.create_batch(5, batch=batch)
+    for phase in ("design", "pilot", "production"):
+        project_services.project_transition(project=project, actor=lead, to_phase=phase)
+    DataRequestFactory(requester=requester, title="Spam PT", deadline=dt.date.today() + dt.timedelta(days=20))  # noqa: DTZ011
+    DataRequestFactory(requester=outsider, title="Ads review")
+    BlockerFactory(project=project, opened_by=lead, title="Guideline gap")
+    project_services.request_comment_add(data_request=accepted, author=requester, body="When is the pilot?")
+    assert DataRequest.objects.count() == 3
+    return {role: Token.objects.create(user=user).key for role, user in (("lead", lead), ("requester", requester))}
+
+
+@pytest.fixture
+def api_schema(wsgi_app):
+    return schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", wsgi_app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+# A requester's surface: their requests, the projects answering them, deliveries, evaluations and
+# webhooks. Annotation and quality operations answer a requester only 403, 404 or empty lists, in
+# the same documented shapes the lead's run already checks, so they are left to that run.
+requester_schema = schema.include(path_regex=r"^/api/v1/(auth|requests|projects|deliveries|evaluations|webhooks)/")
+
+
+HYPOTHESIS = settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@schema.parametrize()
+@HYPOTHESIS
+def test_api_keeps_its_contract_for_a_lead(case, seeded):
+    case.call_and_validate(headers={"Authorization": f"Token {seeded['lead']}"}, checks=CHECKS)
+
+
+@requester_schema.parametrize()
+@HYPOTHESIS
+def test_api_keeps_its_contract_for_a_requester(case, seeded):
+    case.call_and_validate(headers={"Authorization": f"Token {seeded['requester']}"}, checks=CHECKS)
+
+
+# --- What the contract run found, pinned as plain tests ---------------------------------------
+
+
+def test_unmatched_api_path_answers_json_404(client, lead):
+    # The router's ids are `[^/.]+` (plus a `.format` suffix), so /requests/1.5e-282/ matches no
+    # route: Django's HTML 404 page was the answer, which no API client can read (ST105).
+    client.force_login(lead)
+    for path in ("/api/v1/requests/1.5e-282/", "/api/v1/no-such-thing/"):
+        response = client.get(path)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", path
+        assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    assert client.get("/projects/no-such-page/")["Content-Type"].startswith("text/html")  # pages keep theirs
+
+
+@pytest.mark.parametrize("value", ["1e308", str(2**64), "1.5"])
+def test_id_filters_refuse_numbers_the_database_cannot_hold(api_client, lead, value):
+    # NumberFilter took any decimal and the driver overflowed binding it: a 500 (ST101).
+    api_client.force_authenticate(user=lead)
+    for url in ("/api/v1/blockers/?project=", "/api/v1/flags/?project=", "/api/v1/quality/reports/?project="):
+        response = api_client.get(url + value)
+        assert response.status_code == 400, url
+        assert response.json()["field"] == "project"
+
+
+def test_assignment_next_refuses_an_id_the_database_cannot_hold(api_client, annotator):
+    api_client.force_authenticate(user=annotator)
+    response = api_client.post("/api/v1/assignments/next/", {"project": 2**64}, format="json")
+    assert response.status_code == 400 and response.json()["field"] == "project"
+
+
+def test_schema_documents_the_error_answers(client):
+    paths = yaml.safe_load(client.get("/api/v1/schema/").content)["paths"]
+    comments = paths["/api/v1/requests/{id}/comments/"]
+    assert set(comments["post"]["responses"]) == {"201", "400", "401", "403", "404", "415"}
+    assert set(comments["get"]["responses"]) == {"200", "400", "401", "403", "404"}
+    assert set(paths["/api/v1/requests/{id}/"]["get"]["responses"]) == {"200", "401", "403", "404"}
+    error = comments["post"]["responses"]["400"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/Error"}
+    # An operation's own documented answers are kept (the quality gate's 404 has its own text).
+    assert "No such project" in paths["/api/v1/quality/gate/"]["get"]["responses"]["404"]["description"]
