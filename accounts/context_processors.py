@@ -19,5 +19,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if user.role in (user.Role.ANNOTATOR, user.Role.REVIEWER) or user.is_superuser:
         items.append(("My queue", reverse("annotation:queue")))
         items.append(("My work", reverse("annotation:my_work")))
+    if user.is_lead or user.role == user.Role.REQUESTER:
+        items.append(("Deliveries", reverse("delivery:delivery_list")))
     items.append(("API docs", reverse("api-docs")))
     return {"nav_items": items}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework.routers import DefaultRouter
 
 from annotation.api.views import AnnotationViewSet, AssignmentViewSet, FlagViewSet, ImportJobViewSet
+from delivery.api.views import DeliveryViewSet, EvaluationViewSet, WebhookEndpointViewSet
 from projects.api.views import BlockerViewSet, DataRequestViewSet, ProjectViewSet
 from quality.api.views import (
     AdjudicationViewSet,
@@ -26,5 +27,8 @@ router.register("quality/reports", AgreementReportViewSet, basename="agreementre
 router.register("quality/jobs", QualityJobViewSet, basename="qualityjob")
 router.register("quality/audit-samples", AuditSampleViewSet, basename="auditsample")
 router.register("quality/adjudications", AdjudicationViewSet, basename="adjudication")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhookendpoint")
+router.register("evaluations", EvaluationViewSet, basename="evaluation")
 # Last: its routes (quality/gate/, quality/root-cause/) are actions on the "quality" prefix itself.
 router.register("quality", QualityProjectViewSet, basename="quality")

@@ -12,11 +12,16 @@ api_patterns = [
     path("", include(router.urls)),
 ]
 
+# Under /api/, a path no route matches answers in JSON, like the API's own errors.
+handler404 = "config.exceptions.page_not_found"
+handler500 = "config.exceptions.server_error"
+
 urlpatterns = [
     path("", include("accounts.urls")),
     path("projects/", include("projects.urls")),
     path("annotate/", include("annotation.urls")),
     path("quality/", include("quality.urls")),
+    path("deliveries/", include("delivery.urls")),
     path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

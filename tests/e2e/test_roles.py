@@ -17,8 +17,8 @@ pytestmark = pytest.mark.e2e
 
 ROLES = {
     # role: (landing path, page heading, navigation links in order)
-    User.Role.LEAD: ("/projects/", "Portfolio", ["Portfolio", "Requests", "API docs"]),
-    User.Role.REQUESTER: ("/projects/requests/", "Data requests", ["My requests", "API docs"]),
+    User.Role.LEAD: ("/projects/", "Portfolio", ["Portfolio", "Requests", "Deliveries", "API docs"]),
+    User.Role.REQUESTER: ("/projects/requests/", "Data requests", ["My requests", "Deliveries", "API docs"]),
     User.Role.ANNOTATOR: ("/annotate/", "Your queue", ["My queue", "My work", "API docs"]),
     User.Role.REVIEWER: ("/annotate/", "Your queue", ["My queue", "My work", "API docs"]),
 }

@@ -1,0 +1,140 @@
+"""Serializers of the delivery API: <Model>Serializer is output only; the Create serializers only
+parse input for the services (delivery.services holds every rule)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from delivery.models import Delivery, Evaluation, Format, WebhookAttempt, WebhookEndpoint
+from projects.api.serializers import VisibleProjectField
+
+
+class DeliveryFileSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    split = serializers.CharField(help_text="train, eval or annotations.")
+    format = serializers.CharField()
+    rows = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    progress = serializers.FloatField(read_only=True, help_text="Share of the rows written, 0 to 1.")
+    files = DeliveryFileSerializer(many=True, read_only=True)
+    manifest = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "project",
+            "project_name",
+            "request",
+            "version",
+            "status",
+            "progress",
+            "progress_done",
+            "progress_total",
+            "message",
+            "error",
+            "formats",
+            "include_annotations",
+            "eval_share",
+            "seed",
+            "min_confidence",
+            "gate_passed",
+            "override_reason",
+            "files",
+            "manifest_sha256",
+            "manifest",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryCreateSerializer(serializers.Serializer):
+    project = VisibleProjectField()
+    formats = serializers.ListField(
+        child=serializers.ChoiceField(choices=Format.choices), required=False, default=list(Format.values)
+    )
+    include_annotations = serializers.BooleanField(required=False, default=False)
+    eval_share = serializers.FloatField(required=False, default=0.2, min_value=0.0, max_value=0.9)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
+    min_confidence = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1)
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Required when the quality gate fails."
+    )
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "team", "url", "is_active", "created_at"]
+        read_only_fields = fields
+
+
+class WebhookEndpointCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500, help_text="http(s) URL that receives POSTed events.")
+    secret = serializers.CharField(
+        min_length=16, max_length=128, write_only=True, help_text="Shared secret of the HMAC-SHA256 signature."
+    )
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = [
+            "id",
+            "delivery",
+            "event",
+            "event_id",
+            "attempt",
+            "status_code",
+            "error",
+            "duration_ms",
+            "delivered_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    accuracy = serializers.SerializerMethodField()
+    macro_f1 = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Evaluation
+        fields = [
+            "id",
+            "delivery",
+            "name",
+            "format",
+            "status",
+            "rows_read",
+            "rows_bad",
+            "accuracy",
+            "macro_f1",
+            "errors",
+            "report",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_accuracy(self, obj: Evaluation) -> float | None:
+        return obj.report.get("accuracy")
+
+    def get_macro_f1(self, obj: Evaluation) -> float | None:
+        return (obj.report.get("macro") or {}).get("f1")
+
+
+class EvaluationCreateSerializer(serializers.Serializer):
+    delivery = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="A done delivery with an evaluation split."
+    )
+    file = serializers.FileField(help_text="CSV or JSON Lines: item_id, label, optional score.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

@@ -1,0 +1,32 @@
+"""Who may do what with deliveries. Pure predicates, asked by services, API permissions and pages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from projects import policies as project_policies
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from delivery.models import Delivery
+    from projects.models import Project
+
+
+def can_build_delivery(user: User, project: Project) -> bool:
+    """Leads of the project ask for deliveries."""
+    return project_policies.can_manage_project(user, project)
+
+
+def is_recipient(user: User, delivery: Delivery) -> bool:
+    """The requester of the delivery's request, or a member of the request's team."""
+    request = delivery.request
+    if request is None or not user.is_authenticated:
+        return False
+    return request.requester_id == user.pk or bool(user.team_id and request.team_id == user.team_id)
+
+
+def can_view_delivery(user: User, delivery: Delivery) -> bool:
+    """Leads of the project see every build; recipients see done deliveries."""
+    if can_build_delivery(user, delivery.project):
+        return True
+    return delivery.status == "done" and is_recipient(user, delivery)

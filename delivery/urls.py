@@ -1,0 +1,12 @@
+from django.urls import path
+
+from delivery import views
+
+app_name = "delivery"
+
+urlpatterns = [
+    path("", views.delivery_list, name="delivery_list"),
+    path("<int:pk>/", views.delivery_detail, name="delivery_detail"),
+    path("<int:pk>/files/<str:name>", views.delivery_file, name="delivery_file"),
+    path("evaluations/<int:pk>/", views.evaluation_detail, name="evaluation_detail"),
+]

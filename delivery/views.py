@@ -1,0 +1,69 @@
+"""Read-only pages of deliveries: the list, one delivery (manifest, files, evaluations), a file
+download, and one evaluation's figures. Leads of the project and the request's team see them;
+anything else is a 404. Every value from items, people or uploads is autoescaped by the templates.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from config.errors import QuorumError
+from delivery import selectors, services
+from delivery.models import Delivery, Evaluation
+
+
+def _delivery_or_404(request: HttpRequest, pk: int) -> Delivery:
+    try:
+        return selectors.delivery_get(user=request.user, pk=pk)
+    except Delivery.DoesNotExist as exc:
+        raise Http404("No such delivery.") from exc
+
+
+@login_required
+@require_GET
+def delivery_list(request: HttpRequest) -> HttpResponse:
+    deliveries = selectors.delivery_list(user=request.user)[:200]
+    return render(request, "delivery/delivery_list.html", {"deliveries": deliveries})
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = _delivery_or_404(request, pk)
+    if request.htmx:  # the status block polling itself while the build runs
+        return render(request, "delivery/delivery_detail.html#status", {"delivery": delivery, "polled": True})
+    evaluations = selectors.evaluation_list(user=request.user).filter(delivery=delivery)
+    return render(request, "delivery/delivery_detail.html", {"delivery": delivery, "evaluations": evaluations})
+
+
+@login_required
+@require_GET
+def delivery_file(request: HttpRequest, pk: int, name: str) -> FileResponse:
+    delivery = _delivery_or_404(request, pk)
+    try:
+        path = services.delivery_file_path(delivery=delivery, name=name)
+    except QuorumError as exc:
+        raise Http404(exc.message) from exc
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"v{delivery.version}-{name}")
+
+
+@login_required
+@require_GET
+def evaluation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        evaluation = selectors.evaluation_list(user=request.user).get(pk=pk)
+    except Evaluation.DoesNotExist as exc:
+        raise Http404("No such evaluation.") from exc
+    report = evaluation.report or {}
+    confusion = report.get("confusion") or {"keys": [], "matrix": []}
+    rows = list(zip(confusion["keys"], confusion["matrix"], strict=True))
+    return render(
+        request,
+        "delivery/evaluation_detail.html",
+        {"evaluation": evaluation, "report": report, "confusion_keys": confusion["keys"], "confusion_rows": rows},
+    )

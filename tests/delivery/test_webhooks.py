@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from config.errors import NotAllowed, QuorumError
+from delivery import services
+from delivery.models import WebhookAttempt
+from tests.delivery.receiver import Receiver, signature_valid
+
+SECRET = "s3cret-s3cret-s3cret"
+
+
+@pytest.fixture
+def fast_retries(settings):
+    settings.QUORUM_WEBHOOK_BACKOFF_SECONDS = 0
+    settings.QUORUM_WEBHOOK_MAX_ATTEMPTS = 4
+
+
+def test_webhook_signed_event_reaches_the_team(
+    labelled, lead, requester, fast_retries, django_capture_on_commit_callbacks
+):
+    with Receiver() as receiver:
+        services.webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
+        with django_capture_on_commit_callbacks(execute=True):
+            delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
+        assert receiver.event.wait(5)
+    (call,) = receiver.received
+    assert signature_valid(SECRET, call["headers"], call["body"])
+    assert not signature_valid("another-secret-entirely", call["headers"], call["body"])
+    body = orjson.loads(call["body"])
+    assert body["event"] == "delivery.done"
+    assert body["delivery"]["id"] == delivery.pk
+    assert body["delivery"]["version"] == 1
+    (attempt,) = WebhookAttempt.objects.all()
+    assert attempt.status_code == 200
+    assert attempt.delivered_at is not None
+    assert attempt.attempt == 1
+
+
+def test_webhook_retries_with_backoff_and_records_every_attempt(
+    labelled, lead, requester, fast_retries, django_capture_on_commit_callbacks
+):
+    with Receiver(statuses=[500, 503]) as receiver:
+        services.webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
+        assert receiver.event.wait(5)
+    attempts = list(WebhookAttempt.objects.order_by("attempt").values_list("attempt", "status_code", "delivered_at"))
+    assert [(a, s) for a, s, _ in attempts] == [(1, 500), (2, 503), (3, 200)]
+    assert [d is not None for _, _, d in attempts] == [False, False, True]
+    # The same event id on every attempt, so the receiver can drop duplicates.
+    assert len({orjson.loads(call["body"])["id"] for call in receiver.received}) == 1
+
+
+def test_webhook_gives_up_after_the_last_attempt(
+    labelled, lead, requester, fast_retries, django_capture_on_commit_callbacks
+):
+    endpoint = services.webhook_endpoint_create(
+        actor=requester, url="http://127.0.0.1:9/nothing-listens", secret=SECRET
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
+    attempts = list(endpoint.attempts.order_by("attempt"))
+    assert [a.attempt for a in attempts] == [1, 2, 3, 4]
+    assert all(a.status_code is None and a.error and a.delivered_at is None for a in attempts)
+
+
+def test_webhook_countdown_doubles(labelled, lead, requester, settings, monkeypatch):
+    from delivery import tasks
+
+    settings.QUORUM_WEBHOOK_BACKOFF_SECONDS = 30
+    countdowns = []
+
+    def fake_retry(*, countdown):
+        countdowns.append(countdown)
+        return RuntimeError("retry")
+
+    monkeypatch.setattr(tasks.webhook_send, "retry", fake_retry)
+    endpoint = services.webhook_endpoint_create(actor=requester, url="http://127.0.0.1:9/x", secret=SECRET)
+    delivery = services.delivery_build(delivery_id=services.delivery_create(project=labelled.project, actor=lead).pk)
+    for retries in range(3):
+        tasks.webhook_send.push_request(retries=retries)
+        try:
+            with pytest.raises(RuntimeError):
+                tasks.webhook_send.run(endpoint.pk, delivery.pk, "event-1")
+        finally:
+            tasks.webhook_send.pop_request()
+    assert countdowns == [30, 60, 120]
+
+
+def test_webhook_endpoint_rules(requester, lead, annotator):
+    with pytest.raises(QuorumError, match="http"):
+        services.webhook_endpoint_create(actor=requester, url="ftp://example.com/x", secret=SECRET)
+    with pytest.raises(QuorumError, match="secret"):
+        services.webhook_endpoint_create(actor=requester, url="https://example.com/x", secret="short")
+    with pytest.raises(NotAllowed):
+        services.webhook_endpoint_create(actor=annotator, url="https://example.com/x", secret=SECRET)
