@@ -47,8 +47,15 @@ def demo_project(*, labels: int = 6, overlap: int = 3, annotators: int = 0):
         name="Bench policy", labels=[{"key": f"label{i}", "name": f"Label {i}"} for i in range(labels)], actor=lead
     )
     project = services.project_create(
-        actor=lead, name="Bench", lead=lead, label_schema=schema, default_overlap=overlap, max_overlap=max(overlap, 5),
-        gold_rate=0, dynamic_overlap_threshold=0, graphic_daily_cap=0,
+        actor=lead,
+        name="Bench",
+        lead=lead,
+        label_schema=schema,
+        default_overlap=overlap,
+        max_overlap=max(overlap, 5),
+        gold_rate=0,
+        dynamic_overlap_threshold=0,
+        graphic_daily_cap=0,
     )
     annotation_services.guideline_publish(project=project, body="Bench guideline", actor=lead)
     people = []

@@ -19,7 +19,25 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WORDS = ["spam", "scam", "offer", "click", "free", "win", "great", "post", "today", "friends", "photo", "news", "video", "love", "hate", "fight", "group"]
+WORDS = [
+    "spam",
+    "scam",
+    "offer",
+    "click",
+    "free",
+    "win",
+    "great",
+    "post",
+    "today",
+    "friends",
+    "photo",
+    "news",
+    "video",
+    "love",
+    "hate",
+    "fight",
+    "group",
+]
 
 
 def generate(path: Path, rows: int) -> None:
@@ -27,7 +45,12 @@ def generate(path: Path, rows: int) -> None:
     with path.open("w") as handle:
         for index in range(rows):
             text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 24)))
-            handle.write(json.dumps({"external_id": f"bench-{index}", "text": text, "language": "en", "priority": rng.randint(0, 3)}) + "\n")
+            handle.write(
+                json.dumps(
+                    {"external_id": f"bench-{index}", "text": text, "language": "en", "priority": rng.randint(0, 3)}
+                )
+                + "\n"
+            )
 
 
 def main() -> None:

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "annotation",
     "quality",
     "projects",
+    "delivery",
 ]
 
 MIDDLEWARE = [
@@ -206,7 +207,8 @@ MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's TokenAuthentication, with tokens remembered a few seconds per process.
+        "config.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -216,7 +218,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("QUORUM_API_PAGE_SIZE", 50),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.QuorumAutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -246,6 +248,9 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "quality.models.QualityJob.Status",  # import jobs share it
         "QualityJobKindEnum": "quality.models.QualityJob.Kind",
         "AuditSampleStatusEnum": "quality.models.AuditSample.Status",
+        "DeliveryStatusEnum": "delivery.models.Delivery.Status",  # evaluations share it
+        "FileFormatEnum": "delivery.models.Format",  # import jobs share it
+        "PredictionFormatEnum": "delivery.models.PredictionFormat",
     },
 }
 
@@ -288,6 +293,22 @@ LOGGING = {
 # --- Quorum -----------------------------------------------------------------------------------
 
 QUORUM_MEDIA_URL_SCHEMES = ("http", "https")
+# API tokens are remembered this long per process (config.authentication): a user deactivated or a
+# token deleted in another process still authenticates there for at most this long. 0: off.
+QUORUM_TOKEN_CACHE_SECONDS = env_int("QUORUM_TOKEN_CACHE_SECONDS", 5)
+# Dashboard rollups (projects.rollups): annotations younger than this wait for the next run, so one
+# committed a moment after a higher id is never skipped by the id watermark.
+QUORUM_ROLLUP_SETTLE_SECONDS = env_int("QUORUM_ROLLUP_SETTLE_SECONDS", 10)
+# Embedded mode runs no beat: the dashboard pages bring the rollups up to date before reading them
+# (a run with nothing new is a few milliseconds). With a broker, beat does it (projects.rollup_refresh).
+QUORUM_ROLLUP_ON_READ = env_bool("QUORUM_ROLLUP_ON_READ", not REDIS_URL)
+# Forecasts (projects.forecast): the trailing window of daily throughput they read.
+QUORUM_FORECAST_WINDOW_DAYS = env_int("QUORUM_FORECAST_WINDOW_DAYS", 14)
+# Delivery webhooks (delivery.tasks.webhook_send): attempts in all, the first retry's delay (doubling
+# after each failure), and each POST's timeout.
+QUORUM_WEBHOOK_MAX_ATTEMPTS = env_int("QUORUM_WEBHOOK_MAX_ATTEMPTS", 6)
+QUORUM_WEBHOOK_BACKOFF_SECONDS = env_int("QUORUM_WEBHOOK_BACKOFF_SECONDS", 30)
+QUORUM_WEBHOOK_TIMEOUT_SECONDS = env_int("QUORUM_WEBHOOK_TIMEOUT_SECONDS", 10)
 
 CELERY_BEAT_SCHEDULE = {
     "annotation.assignment_expire_sweep": {"task": "annotation.assignment_expire_sweep", "schedule": 60},
@@ -295,8 +316,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.project_progress_refresh_all",
         "schedule": env_int("QUORUM_PROGRESS_REFRESH_SECONDS", 300),
     },
+    "projects.gold_pause_sweep_all": {
+        "task": "projects.gold_pause_sweep_all",
+        "schedule": env_int("QUORUM_GOLD_PAUSE_SECONDS", 120),
+    },
     "quality.agreement_refresh": {
         "task": "quality.agreement_refresh",
         "schedule": env_int("QUORUM_AGREEMENT_REFRESH_SECONDS", 900),
+    },
+    "projects.rollup_refresh": {
+        "task": "projects.rollup_refresh",
+        "schedule": env_int("QUORUM_ROLLUP_REFRESH_SECONDS", 60),
+    },
+    "projects.risk_sweep": {
+        "task": "projects.risk_sweep",
+        "schedule": env_int("QUORUM_RISK_SWEEP_SECONDS", 900),
     },
 }

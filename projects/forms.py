@@ -45,3 +45,26 @@ def form_errors_text(form: forms.Form) -> str:
         where = "" if field == "__all__" else f"{field}: "
         parts.extend(f"{where}{error}" for error in errors)
     return " ".join(parts)
+
+
+class MilestoneForm(forms.Form):
+    """Plan a milestone, re-plan it or record when it was reached (the view picks the service)."""
+
+    name = forms.CharField(max_length=200, required=False)
+    planned_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    actual_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    notes = forms.CharField(required=False, max_length=2000)
+
+
+class BlockerAssignForm(forms.Form):
+    """Give a blocker to one of the project's members (offered from the loaded memberships)."""
+
+    owner = forms.TypedChoiceField(coerce=int)
+
+    def __init__(self, *args, members: Iterable[User] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._members = {user.pk: user for user in members}
+        self.fields["owner"].choices = [(pk, user.display_name) for pk, user in self._members.items()]
+
+    def clean_owner(self) -> User:
+        return self._members[self.cleaned_data["owner"]]

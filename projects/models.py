@@ -43,6 +43,16 @@ class DataRequest(models.Model):
         ACCEPTED = "accepted", "Accepted"
         REJECTED = "rejected", "Rejected"
 
+    class Stage(models.TextChoices):
+        """Where the request is, as its team follows it: its status, then its project's phase.
+        Not stored (projects.selectors.datarequest_list annotates it), so no migration."""
+
+        SUBMITTED = "submitted", "Submitted"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        IN_PRODUCTION = "in_production", "In production"
+        DELIVERED = "delivered", "Delivered"
+
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="data_requests")
@@ -148,6 +158,11 @@ class Project(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Gold items an annotator must have answered before their gold accuracy is held against the bar.",
     )
+    consensus_min_confidence = models.FloatField(
+        default=0.8,
+        validators=_unit_interval(),
+        help_text="Items whose consensus confidence is under this (or whose votes tie) go to adjudication.",
+    )
     pause_below_gold_bar = models.BooleanField(
         default=False,
         help_text="Stop giving work to annotators whose gold accuracy is under the bar until a lead reinstates them.",
@@ -182,6 +197,20 @@ class Project(models.Model):
     annotations_done = models.PositiveIntegerField(default=0)
     items_completed = models.PositiveIntegerField(default=0)
     progress_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # Automatic risks (projects.risks): how long production may sit without an annotation, and
+    # how long an annotator's question may wait for an answer, before the system raises a risk.
+    risk_idle_hours = models.PositiveSmallIntegerField(
+        default=24,
+        validators=[MinValueValidator(1)],
+        help_text="Hours without annotations in production before a risk opens.",
+    )
+    risk_flag_hours = models.PositiveSmallIntegerField(
+        default=48,
+        validators=[MinValueValidator(1)],
+        help_text="Hours an annotator's question may wait before a risk opens.",
+    )
+    # The retrospective's lessons, written by the lead.
+    lessons = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -389,3 +418,69 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+# --- Rollups (projects.rollups keeps them; dashboards read them, never the annotations) ------------
+
+
+class DailyRollup(models.Model):
+    """One project's figures for one day (UTC), added to incrementally by projects.rollups.
+
+    Handling time is kept as a histogram over fixed log-spaced buckets (projects.rollups.TIME_BUCKETS_MS),
+    so medians and p90s over any set of days are exact to within one bucket's width.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="daily_rollups")
+    day = models.DateField()
+    annotations = models.PositiveIntegerField(default=0, help_text="Regular (non-gold) annotations submitted.")
+    items_completed = models.PositiveIntegerField(default=0)
+    time_ms_sum = models.BigIntegerField(default=0)
+    time_histogram = models.JSONField(default=list, blank=True)
+    gold_answered = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    flags_raised = models.PositiveIntegerField(default=0)
+    label_votes = models.JSONField(default=dict, blank=True, help_text="{label key: votes} of regular annotations.")
+    last_submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "day"]
+        constraints = [models.UniqueConstraint(fields=["project", "day"], name="dailyrollup_unique_day")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.day}"
+
+
+class AnnotatorDailyRollup(models.Model):
+    """One annotator's figures on one project for one day (UTC); same conventions as DailyRollup."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotator_rollups")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    annotations = models.PositiveIntegerField(default=0)
+    time_ms_sum = models.BigIntegerField(default=0)
+    time_histogram = models.JSONField(default=list, blank=True)
+    gold_answered = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    flags_raised = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "annotator", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator", "day"], name="annotatorrollup_unique_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.annotator_id} {self.day}"
+
+
+class RollupWatermark(models.Model):
+    """How far the rollups have read: the highest annotation and flag ids already counted.
+    One row (name "default"); the refresh locks it, so two refreshes never count a row twice."""
+
+    name = models.CharField(max_length=32, unique=True)
+    annotation_id = models.BigIntegerField(default=0)
+    flag_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: annotation {self.annotation_id}, flag {self.flag_id}"

@@ -67,3 +67,14 @@ def can_view_request(user: User, data_request: DataRequest) -> bool:
     if user.is_lead or data_request.requester_id == user.pk:
         return True
     return bool(user.team_id and data_request.team_id == user.team_id)
+
+
+def can_comment_on_request(user: User, data_request: DataRequest) -> bool:
+    """Read and write a request's comment thread: leads, and the requesters of its team."""
+    if not user.is_authenticated:
+        return False
+    if user.is_lead:
+        return True
+    if user.role != "requester":
+        return False
+    return data_request.requester_id == user.pk or bool(user.team_id and data_request.team_id == user.team_id)

@@ -26,6 +26,7 @@ from projects.models import (
     Milestone,
     PhaseTransition,
     Project,
+    RequestComment,
 )
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ PROJECT_SETTINGS = (
     "min_alpha",
     "min_gold_accuracy",
     "min_audit_accuracy",
+    "gold_min_items",
+    "pause_below_gold_bar",
     "default_overlap",
     "max_overlap",
     "gold_rate",
@@ -279,6 +282,42 @@ def datarequest_reject(*, data_request: DataRequest, actor: User, reason: str) -
         data_request=data_request,
     )
     return data_request
+
+
+# The longest comment on a data request, in characters (a message, not a document).
+REQUEST_COMMENT_MAX_LENGTH = 5000
+
+
+@transaction.atomic
+def request_comment_add(*, data_request: DataRequest, author: User, body: str) -> RequestComment:
+    """Add a comment to a data request's thread; leads and the requesters of its team may.
+
+    The body is stored as written (trimmed): it is user text, which pages escape like any other.
+    Records a `request.commented` activity on the request, and on its project once accepted.
+    """
+    if not policies.can_comment_on_request(author, data_request):
+        raise NotAllowed(
+            f"{author.username} may not comment on request “{data_request.title}” (leads and its team's requesters may)"
+        )
+    body = (body or "").strip()
+    if not body:
+        raise QuorumError("body: write something; an empty comment is not saved", field="body")
+    if len(body) > REQUEST_COMMENT_MAX_LENGTH:
+        raise QuorumError(
+            f"body: {len(body)} characters, more than the {REQUEST_COMMENT_MAX_LENGTH} allowed", field="body"
+        )
+    comment = RequestComment(request=data_request, author=author, body=body)
+    comment.full_clean()
+    comment.save()
+    activity_record(
+        actor=author,
+        verb="request.commented",
+        summary=f"{author.username} commented on request “{data_request.title}”",
+        data_request=data_request,
+        project=Project.objects.filter(request=data_request).first(),
+        data={"comment": comment.pk},
+    )
+    return comment
 
 
 # --- Projects ---------------------------------------------------------------------------------
@@ -623,3 +662,83 @@ def project_progress_refresh(*, project_id: int) -> dict[str, int]:
     project.progress_refreshed_at = timezone.now()
     project.save(update_fields=[*figures, "progress_refreshed_at"])
     return figures
+
+
+# --- Gold bar: pausing and reinstating annotators -----------------------------------------------
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+@transaction.atomic
+def gold_pause_sweep(*, project_id: int) -> list[str]:
+    """Pause the project's annotators whose gold accuracy is under its bar, when it says so.
+
+    Only with `pause_below_gold_bar` on and a gold bar set, and only once an annotator answered
+    the project's `gold_min_items` gold items. A reinstated annotator is judged on the gold they
+    answered since the reinstatement, so a lead's decision stands until new evidence builds up.
+    Idempotent: paused annotators stay paused, nobody is unpaused here. Returns who was paused.
+    """
+    from quality.selectors import gold_accuracy  # quality sits below projects; a read
+
+    project = Project.objects.get(pk=project_id)
+    if not project.pause_below_gold_bar or project.min_gold_accuracy is None:
+        return []
+    memberships = {
+        membership.user_id: membership
+        for membership in Membership.objects.select_for_update()
+        .filter(project=project, role=Membership.Role.ANNOTATOR, is_active=True)
+        .select_related("user")
+    }
+    since = {user_id: m.reinstated_at for user_id, m in memberships.items() if m.reinstated_at is not None}
+    figures = gold_accuracy(project_id=project.pk, answered_after=since)
+    paused = []
+    now = timezone.now()
+    for row in figures.annotators:
+        membership = memberships.get(row["annotator_id"])
+        if not row["flagged"] or membership is None or membership.paused_at is not None:
+            continue
+        membership.paused_at = now
+        membership.paused_reason = (
+            f"gold accuracy {_percent(row['accuracy'])} ({row['correct']} of {row['n']}) "
+            f"is under the project's bar of {_percent(project.min_gold_accuracy)}"
+        )
+        membership.save(update_fields=["paused_at", "paused_reason"])
+        activity_record(
+            actor=None,
+            verb="annotator.paused",
+            project=project,
+            summary=f"Quorum paused {membership.user.username}: {membership.paused_reason}",
+            data={"annotator": membership.user_id, "n": row["n"], "correct": row["correct"]},
+        )
+        paused.append(membership.user.username)
+    return paused
+
+
+@transaction.atomic
+def annotator_reinstate(*, project: Project, annotator: User, actor: User, note: str = "") -> Membership:
+    """A lead gives a paused annotator work again. From now on the gold bar counts only the gold
+    they answer after this moment (see gold_pause_sweep)."""
+    if not policies.can_manage_project(actor, project):
+        raise NotAllowed(f"{actor.username} may not reinstate annotators of {project.name!r} (its leads may)")
+    membership = (
+        Membership.objects.select_for_update()
+        .filter(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
+        .first()
+    )
+    if membership is None:
+        raise QuorumError(f"annotator: {annotator.username} is not an annotator of {project.name!r}", field="annotator")
+    if membership.paused_at is None:
+        raise IllegalTransition(f"annotator: {annotator.username} is not paused", field="annotator")
+    reason = membership.paused_reason
+    membership.paused_at = None
+    membership.paused_reason = ""
+    membership.reinstated_at = timezone.now()
+    membership.reinstated_by = actor
+    membership.save(update_fields=["paused_at", "paused_reason", "reinstated_at", "reinstated_by"])
+    summary = f"{actor.username} reinstated {annotator.username} (paused because {reason})"
+    if note.strip():
+        summary += f": {note.strip()}"
+    activity_record(actor=actor, verb="annotator.reinstated", project=project, summary=summary)
+    return membership

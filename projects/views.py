@@ -7,14 +7,18 @@ error message on the page it came from, never a 500.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -24,13 +28,23 @@ from annotation import services as annotation_services
 from annotation.forms import ImportJobForm
 from annotation.models import Flag, ImportJob
 from config.pages import service_attempt
-from projects import policies, selectors, services
+from projects import forecast as forecasting
+from projects import policies, retrospective, rollups, selectors, services
 from projects.api.filters import ProjectFilterSet
-from projects.forms import BlockerOpenForm, form_errors_text
+from projects.forms import BlockerAssignForm, BlockerOpenForm, MilestoneForm, form_errors_text
 from projects.models import DataRequest, Project
 from quality.views import quality_section_context
 
 T = TypeVar("T")
+PORTFOLIO_SORT_LABELS = [
+    ("deadline", "Deadline, soonest first"),
+    ("-deadline", "Deadline, latest first"),
+    ("status", "Status, worst first"),
+    ("phase", "Phase"),
+    ("lead", "Lead"),
+    ("progress", "Progress, least first"),
+    ("name", "Name"),
+]
 
 
 # --- Helpers ----------------------------------------------------------------------------------
@@ -67,6 +81,12 @@ def _require(allowed: bool, why: str) -> None:
         raise PermissionDenied(why)
 
 
+def _rollups_current() -> None:
+    """Embedded mode has no beat: the dashboard pages catch the rollups up before reading them."""
+    if settings.QUORUM_ROLLUP_ON_READ:
+        rollups.rollup_refresh()
+
+
 # --- Portfolio --------------------------------------------------------------------------------
 
 
@@ -76,8 +96,20 @@ def portfolio(request: HttpRequest) -> HttpResponse:
     """The lead's portfolio: projects filtered by ProjectFilterSet, and requests waiting for triage.
     htmx filter requests get only the table; a history restore gets the whole page."""
     _require(policies.can_triage_requests(request.user), "The portfolio is for project leads.")
-    filterset = ProjectFilterSet(request.GET, queryset=selectors.project_list(user=request.user))
-    context: dict[str, Any] = {"filterset": filterset, "projects": filterset.qs}
+    _rollups_current()
+    filterset = ProjectFilterSet(request.GET, queryset=selectors.project_portfolio_list(user=request.user))
+    # Forecast status and the sort are computed from the rollups, so they act on the filtered rows.
+    status = request.GET.get("status", "")
+    sort = request.GET.get("sort", "")
+    rows = selectors.portfolio_rows(projects=filterset.qs, today=timezone.now().date(), status=status, sort=sort)
+    context: dict[str, Any] = {
+        "filterset": filterset,
+        "projects": rows,
+        "status": status,
+        "sort": sort,
+        "statuses": forecasting.Status.LABELS.items(),
+        "sorts": PORTFOLIO_SORT_LABELS,
+    }
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "projects/project_portfolio.html#table", context)
     context["leads"] = selectors.project_lead_list(user=request.user)
@@ -91,6 +123,7 @@ def portfolio(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = _project_or_404(request, pk, selector=selectors.project_page_get)
+    _rollups_current()
     can_manage = policies.can_manage_project(request.user, project)
     members = [m.user for m in project.memberships.all()]
     context = {
@@ -99,6 +132,10 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "blocker_form": BlockerOpenForm(members=members) if policies.can_open_blocker(request.user, project) else None,
         "resolvable": {b.pk for b in project.blockers_open if policies.can_resolve_blocker(request.user, b)},
         "activities": selectors.activity_list(project=project, limit=20),
+        "dashboard": (dashboard := selectors.project_dashboard(project=project, today=timezone.now().date())),
+        "charts_json": json.dumps(dashboard["charts"], cls=DjangoJSONEncoder),
+        "members": members,
+        "can_manage": can_manage,
     }
     if can_manage:
         context.update(_lead_sections(request, project))
@@ -108,12 +145,19 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _lead_sections(request: HttpRequest, project: Project) -> dict[str, Any]:
     """What only leads see on the project page: annotators' questions, the item imports and quality."""
     flags = annotation_selectors.project_flag_list
+    quality = quality_section_context(project)
+    report = quality["report"]
+    agreement = {
+        row["annotator_id"]: row.get("agreement") for row in (report.details if report else {}).get("annotators", [])
+    }
+    audit = {row["annotator_id"]: row["accuracy"] for row in quality["audit"].annotators}
     return {
         "flags_open": flags(user=request.user, project=project, status=Flag.Status.OPEN),
         "flags_answered": flags(user=request.user, project=project, status=Flag.Status.ANSWERED, limit=10),
         "import_form": ImportJobForm(),
         "import_jobs": annotation_selectors.project_import_job_list(user=request.user, project=project),
-        "quality": quality_section_context(project),
+        "quality": quality,
+        "annotators": selectors.project_annotator_rows(project=project, agreement=agreement, audit=audit),
     }
 
 
@@ -159,6 +203,107 @@ def blocker_resolve(request: HttpRequest, pk: int, blocker_pk: int) -> HttpRespo
     if service_attempt(request, services.blocker_resolve, blocker=blocker, actor=request.user, resolution=resolution):
         messages.success(request, f"Resolved “{blocker.title}”.")
     return redirect(f"{blocker.project.get_absolute_url()}#blockers")
+
+
+@login_required
+@require_POST
+def blocker_assign(request: HttpRequest, pk: int, blocker_pk: int) -> HttpResponse:
+    blocker = get_object_or_404(selectors.blocker_list(user=request.user), pk=blocker_pk, project_id=pk)
+    _require(policies.can_manage_project(request.user, blocker.project), "Only the project's lead assigns blockers.")
+    members = [m.user for m in blocker.project.memberships.filter(is_active=True).select_related("user")]
+    form = BlockerAssignForm(request.POST, members=members)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+    elif service_attempt(
+        request, services.blocker_assign, blocker=blocker, owner=form.cleaned_data["owner"], actor=request.user
+    ):
+        messages.success(request, f"Gave “{blocker.title}” to {form.cleaned_data['owner'].display_name}.")
+    return redirect(f"{blocker.project.get_absolute_url()}#blockers")
+
+
+# --- Milestones -------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def milestone_create(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _project_or_404(request, pk)
+    _require(policies.can_manage_project(request.user, project), "Only the project's lead plans milestones.")
+    form = MilestoneForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+    elif not form.cleaned_data["planned_date"]:
+        messages.error(request, "planned_date: say when the milestone is planned.")
+    elif milestone := service_attempt(
+        request,
+        services.milestone_create,
+        project=project,
+        name=form.cleaned_data["name"],
+        planned_date=form.cleaned_data["planned_date"],
+        notes=form.cleaned_data["notes"],
+        actor=request.user,
+    ):
+        messages.success(request, f"Planned “{milestone.name}”.")
+    return redirect(f"{project.get_absolute_url()}#milestones")
+
+
+@login_required
+@require_POST
+def milestone_update(request: HttpRequest, pk: int, milestone_pk: int) -> HttpResponse:
+    """Re-plan a milestone or record the day it was reached."""
+    project = _project_or_404(request, pk, selector=selectors.project_get)
+    _require(policies.can_manage_project(request.user, project), "Only the project's lead edits milestones.")
+    milestone = get_object_or_404(project.milestones.all(), pk=milestone_pk)
+    form = MilestoneForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors_text(form))
+    elif service_attempt(
+        request,
+        services.milestone_update,
+        milestone=milestone,
+        planned_date=form.cleaned_data["planned_date"],
+        actual_date=form.cleaned_data["actual_date"],
+        actor=request.user,
+    ):
+        messages.success(request, f"Updated “{milestone.name}”.")
+    return redirect(f"{project.get_absolute_url()}#milestones")
+
+
+# --- Retrospective ----------------------------------------------------------------------------
+
+
+@login_required
+def retrospective_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The project's retrospective; leads also get the lessons form."""
+    project = _project_or_404(request, pk)
+    can_manage = policies.can_manage_project(request.user, project)
+    retro = retrospective.retrospective_get(project=project)
+    return render(
+        request, "projects/project_retrospective.html", {"retro": retro, "project": project, "can_manage": can_manage}
+    )
+
+
+@login_required
+def retrospective_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    """The retrospective as a Markdown download."""
+    project = _project_or_404(request, pk)
+    text = retrospective.retrospective_markdown(retrospective.retrospective_get(project=project))
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="retrospective-project-{project.pk}.md"'
+    return response
+
+
+@login_required
+@require_POST
+def lessons_update(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _project_or_404(request, pk)
+    _require(policies.can_manage_project(request.user, project), "Only the project's lead writes its lessons.")
+    lessons = request.POST.get("lessons", "")
+    if service_attempt(
+        request, retrospective.project_lessons_update, project=project, lessons=lessons, actor=request.user
+    ):
+        messages.success(request, "Lessons saved.")
+    return redirect("projects:retrospective", pk=project.pk)
 
 
 # --- Annotators' questions and item imports (the lead's side) --------------------------------

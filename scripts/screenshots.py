@@ -31,6 +31,10 @@ def main() -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
     subprocess.run([*manage, "seed_demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    # The dashboard reads the daily rollups; count the demo's annotations now (the pages would only
+    # after the settle time, and the shots are taken sooner).
+    rollup = "from projects.rollups import rollup_refresh; rollup_refresh(settle_seconds=0)"
+    subprocess.run([*manage, "shell", "-c", rollup], env=env, check=True)
     server = subprocess.Popen(
         [*manage, "runserver", f"127.0.0.1:{PORT}", "--noreload"], env=env, stderr=subprocess.DEVNULL
     )
@@ -77,7 +81,12 @@ def shoot() -> None:
         lead.screenshot(path=OUT / "portfolio.png", full_page=True)
         lead.click("text=Hate & harassment classifier")  # the production project of the demo
         lead.wait_for_load_state("networkidle")
+        lead.wait_for_function("() => window.quorumCharts && window.quorumCharts.burnup")
         lead.screenshot(path=OUT / "project.png", full_page=True)
+        lead.locator("#charts").screenshot(path=OUT / "dashboard-charts.png")
+        lead.click("text=Retrospective")
+        lead.wait_for_load_state("networkidle")
+        lead.screenshot(path=OUT / "retrospective.png", full_page=True)
         requester = signed_in("maya")
         requester.screenshot(path=OUT / "requests.png", full_page=True)
         annotator = signed_in("ana")

@@ -50,6 +50,18 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="project",
+            name="consensus_min_confidence",
+            field=models.FloatField(
+                default=0.8,
+                help_text="Items whose consensus confidence is under this (or whose votes tie) go to adjudication.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
+        ),
+        migrations.AddField(
+            model_name="project",
             name="pause_below_gold_bar",
             field=models.BooleanField(
                 default=False,

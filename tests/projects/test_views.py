@@ -14,7 +14,7 @@ from django.urls import reverse
 from accounts.models import User
 from annotation import services as annotation_services
 from annotation.models import Flag, ImportJob, Item
-from projects import services
+from projects import rollups, services
 from projects.models import Blocker, DataRequest, Membership, Project
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.accounts.test_views import assert_csp_clean
@@ -120,19 +120,23 @@ def _portfolio_project(lead: User, n: int) -> None:
     DataRequestFactory(title=f"Request {n}")
 
 
-def test_portfolio_query_count_does_not_grow_with_projects(client, lead, django_assert_num_queries):
+def test_portfolio_query_count_does_not_grow_with_projects(client, lead, django_assert_num_queries, settings):
+    settings.QUORUM_ROLLUP_ON_READ = True  # embedded mode, as without REDIS_URL
     _portfolio_project(lead, 0)
     client.force_login(lead)
     url = reverse("projects:portfolio")
-    # session, user, projects (filtered), leads for the filter, requests waiting for triage
-    with django_assert_num_queries(5):
+    # session, user, the rollups' catch-up check (embedded mode: watermark, new annotations?, new
+    # flags?), projects (filtered, latest alpha annotated), daily rollups of the forecast window,
+    # gold totals from the rollups, leads for the filter, requests waiting for triage
+    rollups.rollup_refresh()
+    with django_assert_num_queries(10):
         assert client.get(url).status_code == 200
     for n in range(1, 6):
         _portfolio_project(lead, n)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(10):
         html = _html(client.get(url))
     assert html.count('class="badge badge--warning">1<') == 6 and "Request 5" in html
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(8):
         client.get(url, HTTP_HX_REQUEST="true")
 
 
@@ -158,15 +162,19 @@ def test_project_page_shows_header_sections_and_lead_actions(client, lead, annot
 
 
 def test_project_page_query_count_does_not_grow_with_blockers(
-    client, lead, annotator, project, django_assert_num_queries
+    client, lead, annotator, project, django_assert_num_queries, settings
 ):
+    settings.QUORUM_ROLLUP_ON_READ = True  # embedded mode, as without REDIS_URL
     client.force_login(lead)
     url = project.get_absolute_url()
     # session, user, project, memberships, milestones, open and resolved blockers, the lead's roles,
     # activity; for the lead: open and answered questions, import jobs, and the quality section
-    # (7 more: the gate, the latest report, gold and audit accuracy and the latest report job;
-    # quality.views.quality_section_context)
-    with django_assert_num_queries(19):
+    # (11 on a cold cache: the gate, the latest report, gold accuracy behind its freshness check,
+    # audit accuracy, the gold watch and the latest report job; quality.views.quality_section_context);
+    # the dashboard: the rollups' catch-up
+    # check (3), daily rollups, the alpha trend and, for the lead, the annotator rollups
+    rollups.rollup_refresh()
+    with django_assert_num_queries(29):
         client.get(url)
     for n in range(4):
         MilestoneFactory(project=project)
@@ -177,7 +185,9 @@ def test_project_page_query_count_does_not_grow_with_blockers(
         ImportJob.objects.create(
             project=project, created_by=lead, batch_name=f"b{n}", source_name="f.csv", format="csv"
         )
-    with django_assert_num_queries(19):
+    rollups.rollup_refresh()  # the new flags are counted; the page's check then finds nothing new
+    # One more: the annotators' names for the annotator table, which now has rows (one query for all).
+    with django_assert_num_queries(27):
         html = _html(client.get(url))
     assert html.count("Resolve…") == 4 and html.count("done") >= 4
     assert html.count('name="answer"') == 2 and html.count('class="card import-job"') == 4
