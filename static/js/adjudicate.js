@@ -11,19 +11,9 @@
   if (!page) {
     return;
   }
+  var keys = window.QuorumKeys;
   var area = document.getElementById("adjudication-area");
   var errorBox = document.getElementById("adjudication-error");
-
-  function isTyping(element) {
-    return Boolean(
-      element &&
-        element.matches &&
-        (element.isContentEditable ||
-          element.matches(
-            "textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit]):not([type=reset])"
-          ))
-    );
-  }
 
   function form() {
     return document.getElementById("adjudication-form");
@@ -34,8 +24,7 @@
     if (!input) {
       return false;
     }
-    input.checked = input.type === "checkbox" ? !input.checked : true;
-    input.dispatchEvent(new Event("change", { bubbles: true }));
+    keys.check(input);
     return true;
   }
 
@@ -54,20 +43,6 @@
       return false;
     }
     reason.focus();
-    return true;
-  }
-
-  function toggleReveal() {
-    var toggles = area.querySelectorAll("[data-reveal]");
-    if (!toggles.length) {
-      return false;
-    }
-    var reveal = Array.prototype.some.call(toggles, function (toggle) {
-      return !toggle.checked;
-    });
-    toggles.forEach(function (toggle) {
-      toggle.checked = reveal;
-    });
     return true;
   }
 
@@ -91,7 +66,7 @@
       }
       return;
     }
-    if (event.key.length !== 1 || isTyping(target)) {
+    if (event.key.length !== 1 || keys.isTyping(target)) {
       return;
     }
     var key = event.key.toLowerCase();
@@ -103,7 +78,7 @@
     } else if (key === "w") {
       handled = focusReason();
     } else if (key === "r") {
-      handled = toggleReveal();
+      handled = keys.toggleReveal(area);
     } else if (key === "?") {
       var help = document.getElementById("keys-help");
       help.open = !help.open;
@@ -119,16 +94,7 @@
     area.focus({ preventScroll: true });
   });
 
-  document.body.addEventListener("htmx:responseError", function (event) {
-    errorBox.textContent =
-      "Quorum answered with an error (" + event.detail.xhr.status + "), so your decision may not be saved. Reload the page.";
-    errorBox.hidden = false;
-  });
-
-  document.body.addEventListener("htmx:sendError", function () {
-    errorBox.textContent = "Quorum could not be reached, so your decision was not saved. Try again.";
-    errorBox.hidden = false;
-  });
+  keys.reportErrors(errorBox, "your decision");
 
   area.focus({ preventScroll: true });
 })();

@@ -11,27 +11,12 @@
   if (!page) {
     return;
   }
+  var keys = window.QuorumKeys;
   var area = document.getElementById("audit-area");
   var errorBox = document.getElementById("review-error");
 
-  function isTyping(element) {
-    return Boolean(
-      element &&
-        element.matches &&
-        (element.isContentEditable ||
-          element.matches(
-            "textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit]):not([type=reset])"
-          ))
-    );
-  }
-
   function form() {
     return document.getElementById("review-form");
-  }
-
-  function check(input) {
-    input.checked = input.type === "checkbox" ? !input.checked : true;
-    input.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
   function verdict(key) {
@@ -39,7 +24,7 @@
     if (!input) {
       return false;
     }
-    check(input);
+    keys.check(input);
     return true;
   }
 
@@ -56,7 +41,7 @@
     if (!incorrect()) {
       verdict("x"); // choosing a correction implies the verdict
     }
-    check(input);
+    keys.check(input);
     return true;
   }
 
@@ -67,20 +52,6 @@
     }
     option.selected = true;
     option.parentElement.dispatchEvent(new Event("change", { bubbles: true }));
-    return true;
-  }
-
-  function toggleReveal() {
-    var toggles = area.querySelectorAll("[data-reveal]");
-    if (!toggles.length) {
-      return false;
-    }
-    var reveal = Array.prototype.some.call(toggles, function (toggle) {
-      return !toggle.checked;
-    });
-    toggles.forEach(function (toggle) {
-      toggle.checked = reveal;
-    });
     return true;
   }
 
@@ -107,7 +78,7 @@
       }
       return;
     }
-    if (event.key.length !== 1 || isTyping(target)) {
+    if (event.key.length !== 1 || keys.isTyping(target)) {
       return;
     }
     var key = event.key.toLowerCase();
@@ -115,7 +86,7 @@
     if (key === "c" || key === "x") {
       handled = verdict(key);
     } else if (key === "r") {
-      handled = toggleReveal();
+      handled = keys.toggleReveal(area);
     } else if (key === "?") {
       handled = toggleHelp();
     } else if (/^[1-9]$/.test(key)) {
@@ -133,16 +104,7 @@
     area.focus({ preventScroll: true });
   });
 
-  document.body.addEventListener("htmx:responseError", function (event) {
-    errorBox.textContent =
-      "Quorum answered with an error (" + event.detail.xhr.status + "), so your verdict may not be saved. Reload the page.";
-    errorBox.hidden = false;
-  });
-
-  document.body.addEventListener("htmx:sendError", function () {
-    errorBox.textContent = "Quorum could not be reached, so your verdict was not saved. Try again.";
-    errorBox.hidden = false;
-  });
+  keys.reportErrors(errorBox, "your verdict");
 
   area.focus({ preventScroll: true });
 })();

@@ -12,6 +12,7 @@
   if (!page) {
     return;
   }
+  var keys = window.QuorumKeys;
   var area = document.getElementById("task-area");
   var errorBox = document.getElementById("task-error");
 
@@ -38,18 +39,6 @@
     } catch (error) {
       /* ignored, see stored() */
     }
-  }
-
-  function isTyping(element) {
-    if (!element || !element.matches) {
-      return false;
-    }
-    return (
-      element.isContentEditable ||
-      element.matches(
-        "textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit]):not([type=reset])"
-      )
-    );
   }
 
   function showError(text) {
@@ -144,22 +133,7 @@
     if (!input) {
       return false;
     }
-    input.checked = input.type === "checkbox" ? !input.checked : true;
-    input.dispatchEvent(new Event("change", { bubbles: true }));
-    return true;
-  }
-
-  function toggleReveal() {
-    var toggles = area.querySelectorAll("[data-reveal]");
-    if (!toggles.length) {
-      return false;
-    }
-    var reveal = Array.prototype.some.call(toggles, function (toggle) {
-      return !toggle.checked;
-    });
-    toggles.forEach(function (toggle) {
-      toggle.checked = reveal;
-    });
+    keys.check(input);
     return true;
   }
 
@@ -183,7 +157,7 @@
       }
     } else if (openTaskPanel()) {
       form = openTaskPanel().querySelector("form");
-    } else if (isTyping(target)) {
+    } else if (keys.isTyping(target)) {
       return;
     } else {
       form = document.getElementById("label-form");
@@ -215,7 +189,7 @@
       case "g":
         return toggleDetails("guideline");
       case "r":
-        return toggleReveal();
+        return keys.toggleReveal(area);
       case "?":
         return toggleDetails("keys-help");
       default:
@@ -237,7 +211,7 @@
       onEnter(event);
       return;
     }
-    if (event.key.length !== 1 || isTyping(event.target)) {
+    if (event.key.length !== 1 || keys.isTyping(event.target)) {
       return; // keys never fire while typing in a text field
     }
     if (onCharacter(event)) {
