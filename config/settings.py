@@ -296,6 +296,10 @@ QUORUM_MEDIA_URL_SCHEMES = ("http", "https")
 # API tokens are remembered this long per process (config.authentication): a user deactivated or a
 # token deleted in another process still authenticates there for at most this long. 0: off.
 QUORUM_TOKEN_CACHE_SECONDS = env_int("QUORUM_TOKEN_CACHE_SECONDS", 5)
+# Pages show figures that cost a scan (gold accuracy, the annotation count behind the quality gate)
+# from the cache: recomputed after a new annotation, but at most this often (seconds) on a busy
+# project. The delivery gate and the API always compute them afresh.
+QUORUM_PAGE_FIGURES_SECONDS = env_int("QUORUM_PAGE_FIGURES_SECONDS", 60)
 # Dashboard rollups (projects.rollups): annotations younger than this wait for the next run, so one
 # committed a moment after a higher id is never skipped by the id watermark.
 QUORUM_ROLLUP_SETTLE_SECONDS = env_int("QUORUM_ROLLUP_SETTLE_SECONDS", 10)

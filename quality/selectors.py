@@ -9,12 +9,15 @@ stored reports that the services compute in workers.
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import orjson
 import pandas as pd
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, TextField, Window
@@ -33,6 +36,10 @@ if TYPE_CHECKING:
     from projects.models import Project
 
 Scope = AgreementReport.Scope
+T = TypeVar("T")
+# Figures pages read through the cache (gold accuracy, the annotation count) are recomputed when a
+# newer annotation arrives, and after this long at the most.
+PAGE_CACHE_SECONDS = 600
 
 
 def _project(project_id: int) -> Project:
@@ -96,6 +103,35 @@ def agreement_trend(
 def project_annotation_state(*, project_id: int) -> dict[str, Any]:
     """How many annotations the project has and when the last was submitted (gold included)."""
     return Annotation.objects.filter(project_id=project_id).aggregate(n=Count("id"), last=Max("submitted_at"))
+
+
+def _latest_submission(project_id: int) -> Any:
+    """When the project's newest annotation was submitted: one look-up on (project, submitted_at)."""
+    return Annotation.objects.filter(project_id=project_id).aggregate(last=Max("submitted_at"))["last"]
+
+
+def _page_cached(key: str, latest: Any, compute: Callable[[], T]) -> T:
+    """What pages show of a figure that costs a scan: the cached value while no annotation newer
+    than it arrived, or while it is younger than QUORUM_PAGE_FIGURES_SECONDS (so a busy project
+    recomputes at most that often, an idle one never); PAGE_CACHE_SECONDS at most in any case."""
+    entry = cache.get(key)
+    now = time.time()
+    if entry is not None:
+        value, computed_for, computed_at = entry
+        if computed_for == latest or now - computed_at < settings.QUORUM_PAGE_FIGURES_SECONDS:
+            return value
+    value = compute()
+    cache.set(key, (value, latest, now), PAGE_CACHE_SECONDS)
+    return value
+
+
+def project_annotation_state_cached(*, project_id: int) -> dict[str, Any]:
+    """project_annotation_state for pages, through the page cache (see _page_cached)."""
+    return _page_cached(
+        f"quorum:annotation-state:{project_id}",
+        _latest_submission(project_id),
+        lambda: project_annotation_state(project_id=project_id),
+    )
 
 
 def agreement_report_is_stale(report: AgreementReport, *, state: dict[str, Any] | None = None) -> bool:
@@ -361,27 +397,17 @@ def gold_accuracy(
     return GoldAccuracy(bar=bar, min_items=min_items, overall=overall, annotators=annotator_rows, labels=label_rows)
 
 
-GOLD_CACHE_SECONDS = 600
-
-
 def gold_accuracy_cached(*, project_id: int, answered_after: Mapping[int, datetime] | None = None) -> GoldAccuracy:
-    """gold_accuracy for pages: kept in the cache until an annotation newer than the cached
-    figures arrives (one index-only look-up of the project's latest submission decides) or the
-    project's bar changes, and for GOLD_CACHE_SECONDS at most (an edited gold answer shows then)."""
+    """gold_accuracy for pages, through the page cache (see _page_cached); a change of the
+    project's bar or minimum is a new entry."""
     project = _project(project_id)
-    latest = Annotation.objects.filter(project_id=project_id).aggregate(last=Max("submitted_at"))["last"]
     after = sorted((key, value.isoformat()) for key, value in (answered_after or {}).items())
-    key = (
-        "quorum:gold:"
-        + hashlib.sha256(
-            repr((project_id, project.min_gold_accuracy, project.gold_min_items, latest, after)).encode()
-        ).hexdigest()
+    scope = repr((project_id, project.min_gold_accuracy, project.gold_min_items, after))
+    return _page_cached(
+        "quorum:gold:" + hashlib.sha256(scope.encode()).hexdigest(),
+        _latest_submission(project_id),
+        lambda: gold_accuracy(project_id=project_id, answered_after=answered_after),
     )
-    figures = cache.get(key)
-    if figures is None:
-        figures = gold_accuracy(project_id=project_id, answered_after=answered_after)
-        cache.set(key, figures, GOLD_CACHE_SECONDS)
-    return figures
 
 
 # --- Audits -----------------------------------------------------------------------------------------
@@ -472,7 +498,11 @@ NO_AUDIT = "no reviewed audit samples in the random stratum yet"
 
 
 def quality_gate(
-    *, project_id: int, gold: GoldAccuracy | None = None, audit: AuditAccuracy | None = None
+    *,
+    project_id: int,
+    gold: GoldAccuracy | None = None,
+    audit: AuditAccuracy | None = None,
+    annotation_state: dict[str, Any] | None = None,
 ) -> GateResult:
     """Do the project's quality bars hold? Each bar the project sets is checked:
 
@@ -481,7 +511,8 @@ def quality_gate(
     - pooled gold accuracy ≥ min_gold_accuracy; no gold answers fail;
     - audit accuracy of the random stratum ≥ min_audit_accuracy; no reviewed random samples fail.
     A bar left empty passes (nothing to hold). Overrides are the delivery's business, not this.
-    `gold` and `audit`: figures the caller already has (a page showing them too), else computed.
+    `gold`, `audit` and `annotation_state` (project_annotation_state): figures the caller already
+    has (a page showing them too, from the cache), else computed.
     """
     project = _project(project_id)
     checks: list[GateCheck] = []
@@ -494,7 +525,7 @@ def quality_gate(
             reason = NO_REPORT
         elif value is None:
             reason = f"alpha is undefined: {(report.details.get('alpha') or {}).get('reason') or 'no pairable items'}"
-        elif agreement_report_is_stale(report):
+        elif agreement_report_is_stale(report, state=annotation_state):
             reason = (
                 f"the agreement report of {report.computed_at:%Y-%m-%d %H:%M} is older than the latest annotations; "
                 "recompute it"

@@ -73,7 +73,12 @@ def quality_section_context(project: Project) -> dict[str, Any]:
     gold = selectors.gold_accuracy_cached(project_id=project.pk)
     audit = selectors.audit_accuracy(project_id=project.pk)
     return {
-        "gate": selectors.quality_gate(project_id=project.pk, gold=gold, audit=audit),
+        "gate": selectors.quality_gate(
+            project_id=project.pk,
+            gold=gold,
+            audit=audit,
+            annotation_state=selectors.project_annotation_state_cached(project_id=project.pk),
+        ),
         "report": selectors.agreement_report_latest(project_id=project.pk),
         "gold": gold.overall,
         "gold_watch": _gold_watch(project, gold),

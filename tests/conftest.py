@@ -19,6 +19,7 @@ from tests.projects.factories import ProjectFactory
 def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.QUORUM_PAGE_FIGURES_SECONDS = 0  # pages recompute after every new annotation (tests say when not)
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,

@@ -176,7 +176,7 @@ def test_project_page_query_count_does_not_grow_with_annotators_or_days(
         AnnotatorDailyRollup.objects.create(project=project, annotator=person, day=_today(), annotations=1)
     _throughput(project, 5, days=3)
     # As in test_views, without the rollups catch-up (3) and with the annotator names (1).
-    with django_assert_num_queries(27) as first:
+    with django_assert_num_queries(29) as first:
         client.get(project.get_absolute_url())
     for person in [UserFactory() for _ in range(10)]:
         for offset in range(30):

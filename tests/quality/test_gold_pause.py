@@ -197,3 +197,25 @@ def test_cached_gold_figures_follow_new_answers_and_the_bar(quality, django_asse
     quality.project.min_gold_accuracy = 0.9
     quality.project.save()
     assert selectors.gold_accuracy_cached(project_id=quality.project.pk).bar == 0.9
+
+
+def test_the_cached_annotation_state_follows_new_annotations(quality, make_items):
+    annotations_make([(make_items(quality.batch, 1)[0], quality.people[0], "hate")])
+    state = selectors.project_annotation_state_cached(project_id=quality.project.pk)
+    assert state == selectors.project_annotation_state(project_id=quality.project.pk)
+    assert state["n"] == 1
+    annotations_make([(make_items(quality.batch, 1)[0], quality.people[1], "spam")])
+    assert selectors.project_annotation_state_cached(project_id=quality.project.pk)["n"] == 2
+
+
+def test_a_busy_project_recomputes_page_figures_at_most_so_often(quality, make_items, settings):
+    settings.QUORUM_PAGE_FIGURES_SECONDS = 60
+    _gold(quality, quality.people[0], right=1, wrong=0)
+    assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 1
+    assert selectors.project_annotation_state_cached(project_id=quality.project.pk)["n"] == 1
+    _gold(quality, quality.people[0], right=1, wrong=0)  # new work within the minute: figures kept
+    assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 1
+    assert selectors.project_annotation_state_cached(project_id=quality.project.pk)["n"] == 1
+    settings.QUORUM_PAGE_FIGURES_SECONDS = 0  # the minute has passed
+    assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 2
+    assert selectors.project_annotation_state_cached(project_id=quality.project.pk)["n"] == 2
