@@ -87,6 +87,11 @@ def shoot() -> None:
         lead.click("text=Retrospective")
         lead.wait_for_load_state("networkidle")
         lead.screenshot(path=OUT / "retrospective.png", full_page=True)
+        team = signed_in("omar")  # the requester of the image evaluation set, delivered by the demo
+        team.goto("/deliveries/")
+        team.click("#delivery-list a >> nth=0")
+        team.wait_for_load_state("networkidle")
+        team.screenshot(path=OUT / "delivery.png", full_page=True)
         requester = signed_in("maya")
         requester.screenshot(path=OUT / "requests.png", full_page=True)
         annotator = signed_in("ana")

@@ -11,6 +11,7 @@ from django.test import TestCase, override_settings
 
 from accounts.models import User
 from annotation.models import Annotation, Assignment, Guideline, Item, LabelSchema
+from delivery.models import Delivery
 from projects import demo
 from projects.models import Activity, Blocker, DataRequest, Milestone, PhaseTransition, Project
 from tests.accounts.factories import PASSWORD, UserFactory
@@ -26,7 +27,7 @@ def _seed() -> str:
 
 def _counts() -> dict[str, int]:
     models = [User, DataRequest, Project, PhaseTransition, Milestone, Blocker, Activity, Guideline]
-    models += [LabelSchema, Item, Assignment, Annotation]
+    models += [LabelSchema, Item, Assignment, Annotation, Delivery]
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -148,6 +149,14 @@ class SeedDemoTests(TestCase):
         for project in annotated:
             report = AgreementReport.objects.get(project=project, scope="project")
             assert report.n_annotations > 0 and report.alpha is not None and -1 <= report.alpha <= 1
+
+    def test_seed_demo_delivers_the_project_in_qa(self):
+        delivery = Delivery.objects.get()
+        assert delivery.project.phase == Project.Phase.QA and delivery.created_by == delivery.project.lead
+        assert delivery.gate_passed or delivery.override_reason.startswith("Demo:")
+        # The build runs on commit (at once in the embedded mode; here the test's transaction holds it).
+        assert delivery.status == Delivery.Status.QUEUED
+        assert "Delivery of 'Image safety evaluation set Q3'" in self.output
 
     def test_seed_demo_second_run_creates_nothing_and_still_prints_sign_ins(self):
         before = _counts()

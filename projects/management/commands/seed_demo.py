@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from config.errors import QuorumError
+from delivery.demo import demo_delivery_seed
 from projects.demo import demo_seed, demo_sign_ins_table
 
 
@@ -21,4 +22,9 @@ class Command(BaseCommand):
             result = demo_seed(stdout=self.stdout)
         except QuorumError as exc:
             raise CommandError(f"seed_demo: nothing was written: {exc.message}") from exc
+        try:
+            # A command may use the apps above projects; the delivery builds on the demo's data.
+            demo_delivery_seed(stdout=self.stdout)
+        except QuorumError as exc:
+            raise CommandError(f"seed_demo: the demo data is in, but its delivery failed: {exc.message}") from exc
         self.stdout.write(demo_sign_ins_table(result))
