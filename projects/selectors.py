@@ -39,6 +39,7 @@ from quality.models import AgreementReport
 
 if TYPE_CHECKING:
     from accounts.models import User
+    from quality.selectors import GoldAccuracy
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
@@ -354,6 +355,49 @@ def project_dashboard(*, project: Project, today: date, history_days: int = 120)
         "throughput_7d": throughput_7d,
         "charts": charts,
     }
+
+
+def project_gold_figures(*, project: Project) -> GoldAccuracy:
+    """The project's gold accuracy for its page, from the per-annotator daily rollups (scored as
+    quality.selectors.gold_accuracy scores) instead of a pass over the gold annotations. Annotators
+    a lead reinstated are judged on the gold they answered since, read exactly for them alone.
+    No per-label rows (the root-cause page has them). Three queries, two more with reinstatements."""
+    from quality.selectors import GoldAccuracy, gold_accuracy, gold_annotator_row
+
+    sums = {
+        row["annotator_id"]: row
+        for row in AnnotatorDailyRollup.objects.filter(project=project, gold_answered__gt=0)
+        .values("annotator_id")
+        .annotate(n=Sum("gold_answered"), correct=Sum("gold_correct"))
+    }
+    reinstated = dict(
+        Membership.objects.filter(
+            project=project, role=Membership.Role.ANNOTATOR, paused_at__isnull=True, reinstated_at__isnull=False
+        ).values_list("user_id", "reinstated_at")
+    )
+    since = {}
+    if reinstated:
+        exact = gold_accuracy(project_id=project.pk, answered_after=reinstated, annotators=list(reinstated))
+        since = {row["annotator_id"]: row for row in exact.annotators}
+    names = dict(get_user_model().objects.filter(pk__in=list(sums)).values_list("pk", "username"))
+    bar, min_items = project.min_gold_accuracy, project.gold_min_items
+    rows = []
+    for annotator_id, figures in sorted(sums.items()):
+        if annotator_id in reinstated:
+            if annotator_id in since:
+                rows.append(since[annotator_id])
+            continue
+        rows.append(
+            gold_annotator_row(
+                annotator_id=annotator_id, username=names.get(annotator_id, ""), n=figures["n"],
+                correct=figures["correct"], bar=bar, min_items=min_items,
+            )
+        )  # fmt: skip
+    answered = sum(figures["n"] for figures in sums.values())
+    correct = sum(figures["correct"] for figures in sums.values())
+    overall = gold_annotator_row(annotator_id=0, username="", n=answered, correct=correct, bar=None, min_items=0)
+    overall = {key: overall[key] for key in ("n", "correct", "accuracy", "low", "high")}
+    return GoldAccuracy(bar=bar, min_items=min_items, overall=overall, annotators=rows, since_reinstatement=True)
 
 
 def project_annotator_rows(

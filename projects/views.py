@@ -145,7 +145,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _lead_sections(request: HttpRequest, project: Project) -> dict[str, Any]:
     """What only leads see on the project page: annotators' questions, the item imports and quality."""
     flags = annotation_selectors.project_flag_list
-    quality = quality_section_context(project)
+    quality = quality_section_context(project, gold=selectors.project_gold_figures(project=project))
     report = quality["report"]
     agreement = {
         row["annotator_id"]: row.get("agreement") for row in (report.details if report else {}).get("annotators", [])

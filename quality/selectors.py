@@ -125,13 +125,14 @@ def _page_cached(key: str, latest: Any, compute: Callable[[], T]) -> T:
     return value
 
 
-def project_annotation_state_cached(*, project_id: int) -> dict[str, Any]:
-    """project_annotation_state for pages, through the page cache (see _page_cached)."""
-    return _page_cached(
-        f"quorum:annotation-state:{project_id}",
-        _latest_submission(project_id),
-        lambda: project_annotation_state(project_id=project_id),
-    )
+def project_annotation_state_for_page(*, project_id: int, report: AgreementReport | None) -> dict[str, Any]:
+    """project_annotation_state as pages use it, without counting the annotations: one index
+    look-up of the newest submission. Equal to the report's newest, the report's own count is
+    taken (a deletion or a back-dated write since is not seen here: the API's and the delivery's
+    gate count); newer, the count is left unknown (-1), which makes the report stale."""
+    last = _latest_submission(project_id)
+    same = report is not None and last == report.source_last_submitted_at
+    return {"n": report.source_annotations if same else -1, "last": last}
 
 
 def agreement_report_is_stale(report: AgreementReport, *, state: dict[str, Any] | None = None) -> bool:
@@ -298,6 +299,8 @@ class GoldAccuracy:
     overall: dict[str, Any]
     annotators: list[dict[str, Any]] = field(default_factory=list)
     labels: list[dict[str, Any]] = field(default_factory=list)
+    # True when reinstated annotators' rows count only the gold they answered since (pages).
+    since_reinstatement: bool = False
 
     @property
     def flagged_ids(self) -> list[int]:
@@ -315,8 +318,29 @@ def _rate(n: int, correct: int) -> dict[str, Any]:
     }
 
 
+def gold_annotator_row(
+    *, annotator_id: int, username: str, n: int, correct: int, bar: float | None, min_items: int
+) -> dict[str, Any]:
+    """One annotator's gold figures in the shape of GoldAccuracy.annotators, from their counts
+    (for figures counted elsewhere, such as the dashboard's rollups)."""
+    rate = _rate(n, correct)
+    below = bar is not None and n > 0 and rate["accuracy"] < bar
+    return {
+        "annotator_id": annotator_id,
+        "username": username,
+        **rate,
+        "below_bar": below,
+        "flagged": below and n >= min_items,
+        "confidently_below": below and rate["high"] < bar,
+    }
+
+
 def gold_accuracy(
-    *, project_id: int, min_items: int | None = None, answered_after: Mapping[int, datetime] | None = None
+    *,
+    project_id: int,
+    min_items: int | None = None,
+    answered_after: Mapping[int, datetime] | None = None,
+    annotators: Iterable[int] | None = None,
 ) -> GoldAccuracy:
     """Score every annotation on the project's gold items against the known answer.
 
@@ -325,7 +349,7 @@ def gold_accuracy(
     (correct rejections count). Annotators are flagged only after `min_items` gold answers (the
     project's `gold_min_items` unless given): three misses out of five say little about a person.
     `answered_after` ({annotator id: time}) counts only that annotator's answers after the time:
-    a reinstated annotator is judged on their work since. Two queries.
+    a reinstated annotator is judged on their work since. `annotators`: only these. Two queries.
     """
     project = _project(project_id)
     bar = project.min_gold_accuracy
@@ -338,6 +362,8 @@ def gold_accuracy(
     answers = Annotation.objects.filter(project_id=project_id, item_id__in=gold_items.values("id")).annotate(
         _labels=Cast("labels", TextField())
     )
+    if annotators is not None:
+        answers = answers.filter(annotator_id__in=list(annotators))
     if answered_after:
         rows = [
             (item, annotator, labels)
@@ -502,6 +528,7 @@ def quality_gate(
     project_id: int,
     gold: GoldAccuracy | None = None,
     audit: AuditAccuracy | None = None,
+    report: AgreementReport | None = None,
     annotation_state: dict[str, Any] | None = None,
 ) -> GateResult:
     """Do the project's quality bars hold? Each bar the project sets is checked:
@@ -511,15 +538,15 @@ def quality_gate(
     - pooled gold accuracy ≥ min_gold_accuracy; no gold answers fail;
     - audit accuracy of the random stratum ≥ min_audit_accuracy; no reviewed random samples fail.
     A bar left empty passes (nothing to hold). Overrides are the delivery's business, not this.
-    `gold`, `audit` and `annotation_state` (project_annotation_state): figures the caller already
-    has (a page showing them too, from the cache), else computed.
+    `gold`, `audit`, `report` (the latest project report) and `annotation_state`
+    (project_annotation_state): what the caller already has (a page showing them too), else read.
     """
     project = _project(project_id)
     checks: list[GateCheck] = []
     if project.min_alpha is None:
         checks.append(GateCheck("alpha", None, None, True))
     else:
-        report = agreement_report_latest(project_id=project_id)
+        report = report or agreement_report_latest(project_id=project_id)
         value = report.alpha if report else None
         if report is None:
             reason = NO_REPORT

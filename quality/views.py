@@ -67,19 +67,22 @@ def _lead_project(request: HttpRequest, pk: int) -> Project:
 # --- The lead's quality section (on the project page) ----------------------------------------
 
 
-def quality_section_context(project: Project) -> dict[str, Any]:
+def quality_section_context(project: Project, *, gold: selectors.GoldAccuracy | None = None) -> dict[str, Any]:
     """What templates/projects/_quality.html shows: the gate, the latest project-scope report,
     gold and audit accuracy headlines and the latest report job. The project page calls it for leads."""
-    gold = selectors.gold_accuracy_cached(project_id=project.pk)
+    if gold is None:
+        gold = selectors.gold_accuracy_cached(project_id=project.pk)
     audit = selectors.audit_accuracy(project_id=project.pk)
+    report = selectors.agreement_report_latest(project_id=project.pk)
     return {
         "gate": selectors.quality_gate(
             project_id=project.pk,
             gold=gold,
             audit=audit,
-            annotation_state=selectors.project_annotation_state_cached(project_id=project.pk),
+            report=report,
+            annotation_state=selectors.project_annotation_state_for_page(project_id=project.pk, report=report),
         ),
-        "report": selectors.agreement_report_latest(project_id=project.pk),
+        "report": report,
         "gold": gold.overall,
         "gold_watch": _gold_watch(project, gold),
         "audit": audit,
@@ -97,7 +100,7 @@ def _gold_watch(project: Project, gold: selectors.GoldAccuracy) -> list[dict[str
             paused[membership.user_id] = membership
         elif membership.reinstated_at is not None:
             since[membership.user_id] = membership.reinstated_at
-    if since:
+    if since and not gold.since_reinstatement:
         gold = selectors.gold_accuracy_cached(project_id=project.pk, answered_after=since)
     rows = [{**row, "paused": paused.pop(row["annotator_id"], None)} for row in gold.annotators if row["flagged"]]
     # Paused, but no longer flagged on all of their gold (a reinstated window, say): still listed.

@@ -169,12 +169,12 @@ def test_project_page_query_count_does_not_grow_with_blockers(
     url = project.get_absolute_url()
     # session, user, project, memberships, milestones, open and resolved blockers, the lead's roles,
     # activity; for the lead: open and answered questions, import jobs, and the quality section
-    # (13 on a cold cache: the gate, the annotation count and gold accuracy behind their freshness
-    # checks, the latest report, audit accuracy, the gold watch and the latest report job;
-    # quality.views.quality_section_context); the dashboard: the rollups' catch-up check (3), daily
+    # (quality.views.quality_section_context: the gate, gold accuracy from the annotator rollups,
+    # the newest submission, audit accuracy, the latest report, the gold watch and the latest report
+    # job); the dashboard: the rollups' catch-up check (3), daily
     # rollups, the alpha trend and, for the lead, the annotator rollups
     rollups.rollup_refresh()
-    with django_assert_num_queries(31):
+    with django_assert_num_queries(27):
         client.get(url)
     for n in range(4):
         MilestoneFactory(project=project)
@@ -186,8 +186,7 @@ def test_project_page_query_count_does_not_grow_with_blockers(
             project=project, created_by=lead, batch_name=f"b{n}", source_name="f.csv", format="csv"
         )
     rollups.rollup_refresh()  # the new flags are counted; the page's check then finds nothing new
-    # One more: the annotators' names for the annotator table, which now has rows (one query for all);
-    # four fewer: the gold figures and the annotation count come from the cache (no new annotation).
+    # One more: the annotators' names for the annotator table, which now has rows (one query for all).
     with django_assert_num_queries(28):
         html = _html(client.get(url))
     assert html.count("Resolve…") == 4 and html.count("done") >= 4

@@ -4,6 +4,7 @@ says so, reinstated by a lead (and then judged only on the gold they answer afte
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
@@ -142,7 +143,8 @@ def test_reinstate_over_the_api(quality, api_client):
     assert response.status_code == 400 and "is not paused" in response.json()["detail"]
 
 
-def test_the_lead_sees_flagged_and_paused_annotators_and_reinstates_from_the_page(quality, client):
+def test_the_lead_sees_flagged_and_paused_annotators_and_reinstates_from_the_page(quality, client, settings):
+    settings.QUORUM_ROLLUP_SETTLE_SECONDS = 0  # the page's gold figures come from the rollups: count all now
     _pausing(quality.project)
     paused, flagged = quality.people[:2]
     _gold(quality, paused, right=0, wrong=12)
@@ -199,23 +201,48 @@ def test_cached_gold_figures_follow_new_answers_and_the_bar(quality, django_asse
     assert selectors.gold_accuracy_cached(project_id=quality.project.pk).bar == 0.9
 
 
-def test_the_cached_annotation_state_follows_new_annotations(quality, make_items):
+def test_the_page_state_takes_the_reports_count_until_newer_work_arrives(quality, make_items):
     annotations_make([(make_items(quality.batch, 1)[0], quality.people[0], "hate")])
-    state = selectors.project_annotation_state_cached(project_id=quality.project.pk)
-    assert state == selectors.project_annotation_state(project_id=quality.project.pk)
-    assert state["n"] == 1
+    state = selectors.project_annotation_state(project_id=quality.project.pk)
+    report = SimpleNamespace(source_annotations=state["n"], source_last_submitted_at=state["last"])
+    assert selectors.project_annotation_state_for_page(project_id=quality.project.pk, report=report) == state
     annotations_make([(make_items(quality.batch, 1)[0], quality.people[1], "spam")])
-    assert selectors.project_annotation_state_cached(project_id=quality.project.pk)["n"] == 2
+    newer = selectors.project_annotation_state_for_page(project_id=quality.project.pk, report=report)
+    assert newer["n"] == -1 and selectors.agreement_report_is_stale(report, state=newer)
+    assert selectors.project_annotation_state_for_page(project_id=quality.project.pk, report=None)["n"] == -1
+
+
+def test_the_page_reads_gold_from_the_rollups_as_the_selector_computes_it(quality, settings):
+    from projects import rollups
+    from projects.selectors import project_gold_figures
+
+    settings.QUORUM_ROLLUP_SETTLE_SECONDS = 0
+    _pausing(quality.project)
+    first, second, third = quality.people[:3]
+    long_ago = timezone.now() - dt.timedelta(days=2)
+    _gold(quality, first, right=11, wrong=1)
+    _gold(quality, second, right=3, wrong=9, at=long_ago)
+    _gold(quality, third, right=2, wrong=3)
+    project_services.gold_pause_sweep(project_id=quality.project.pk)
+    project_services.annotator_reinstate(project=quality.project, annotator=second, actor=quality.lead)
+    _gold(quality, second, right=4, wrong=1)  # since the reinstatement: 4 of 5
+    rollups.rollup_refresh()
+    page = project_gold_figures(project=quality.project)
+    exact = selectors.gold_accuracy(project_id=quality.project.pk)
+    assert page.overall == exact.overall and page.since_reinstatement
+    rows = {row["annotator_id"]: row for row in page.annotators}
+    exact_rows = {row["annotator_id"]: {**row} for row in exact.annotators}
+    for person in (first, third):
+        assert rows[person.pk] == pytest.approx(exact_rows[person.pk])
+    assert (rows[second.pk]["n"], rows[second.pk]["correct"], rows[second.pk]["flagged"]) == (5, 4, False)
+    assert rows[third.pk]["below_bar"] and not rows[third.pk]["flagged"]  # 2 of 5: too few to flag
 
 
 def test_a_busy_project_recomputes_page_figures_at_most_so_often(quality, make_items, settings):
     settings.QUORUM_PAGE_FIGURES_SECONDS = 60
     _gold(quality, quality.people[0], right=1, wrong=0)
     assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 1
-    assert selectors.project_annotation_state_cached(project_id=quality.project.pk)["n"] == 1
     _gold(quality, quality.people[0], right=1, wrong=0)  # new work within the minute: figures kept
     assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 1
-    assert selectors.project_annotation_state_cached(project_id=quality.project.pk)["n"] == 1
     settings.QUORUM_PAGE_FIGURES_SECONDS = 0  # the minute has passed
     assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 2
-    assert selectors.project_annotation_state_cached(project_id=quality.project.pk)["n"] == 2
