@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation.services import assignment_next
 from config.errors import IllegalTransition, NotAllowed
+from projects import rollups
 from projects import services as project_services
 from projects import tasks as project_tasks
 from projects.models import Activity, Membership
@@ -152,6 +153,7 @@ def test_the_lead_sees_flagged_and_paused_annotators_and_reinstates_from_the_pag
     quality.project.pause_below_gold_bar = False
     quality.project.save()
     _gold(quality, flagged, right=5, wrong=7)  # flagged, not paused (the switch is off now)
+    rollups.rollup_refresh()  # beat's job with a broker; the page reads the annotator rollups
     client.force_login(quality.lead)
     page = client.get(quality.project.get_absolute_url()).content.decode()
     assert 'id="gold-watch"' in page and paused.username in page and flagged.username in page
