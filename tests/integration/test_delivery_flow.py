@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 from sklearn import metrics as sk
 
+from config.celery import healthcheck
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, GuidelineFactory, schema_with_labels
 from tests.delivery.receiver import Receiver, signature_valid
@@ -36,13 +36,11 @@ def _client(user) -> APIClient:
     return client
 
 
-def _poll(client, url: str, *, until, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(url).json()
-        if until(body) or time.monotonic() > deadline:
-            return body
-        time.sleep(0.3)
+def _after_queued_work(client, url: str) -> dict:
+    """`url`'s body once the worker has run everything queued so far: it runs one task at a time
+    in queue order (--pool=solo --concurrency=1), so a health check sent now answers after them."""
+    healthcheck.delay().get(timeout=120)
+    return client.get(url).json()
 
 
 @pytest.fixture
@@ -91,9 +89,7 @@ def test_requester_flow_to_delivery_webhook_and_evaluation(celery_worker_process
     lead_client = _client(lead)
     job = lead_client.post("/api/v1/quality/jobs/", {"project": project_id, "kind": "agreement"}, format="json")
     assert job.status_code == 202, job.json()
-    _poll(
-        lead_client, f"/api/v1/quality/jobs/{job.json()['id']}/", until=lambda b: b["status"] in ("succeeded", "failed")
-    )
+    _after_queued_work(lead_client, f"/api/v1/quality/jobs/{job.json()['id']}/")
     gate = lead_client.get("/api/v1/quality/gate/", {"project": project_id}).json()
     assert gate["passed"] is True, gate
 
@@ -107,9 +103,7 @@ def test_requester_flow_to_delivery_webhook_and_evaluation(celery_worker_process
         )
         assert created.status_code == 201, created.json()
         delivery_id = created.json()["id"]
-        body = _poll(
-            lead_client, f"/api/v1/deliveries/{delivery_id}/", until=lambda b: b["status"] in ("done", "failed")
-        )
+        body = _after_queued_work(lead_client, f"/api/v1/deliveries/{delivery_id}/")
         assert body["status"] == "done", body
         assert receiver.event.wait(30), "no webhook arrived"
     try:
@@ -149,9 +143,7 @@ def test_requester_flow_to_delivery_webhook_and_evaluation(celery_worker_process
             "/api/v1/evaluations/", {"delivery": delivery_id, "file": upload, "name": "baseline"}, format="multipart"
         )
         assert posted.status_code == 201, posted.json()
-        evaluation = _poll(
-            team, f"/api/v1/evaluations/{posted.json()['id']}/", until=lambda b: b["status"] in ("done", "failed")
-        )
+        evaluation = _after_queued_work(team, f"/api/v1/evaluations/{posted.json()['id']}/")
         assert evaluation["status"] == "done", evaluation
         report = evaluation["report"]
         assert report["accuracy"] == pytest.approx(sk.accuracy_score(y_true, y_pred))
