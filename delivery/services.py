@@ -164,25 +164,15 @@ def _progress(delivery_id: int, done: int, total: int, message: str) -> None:
     )
 
 
-def _uniform(ids: np.ndarray, seed: int) -> np.ndarray:
-    """A fixed pseudo-random number in [0, 1) per item id and seed (SplitMix64): an item's draw does
-    not depend on which other items are in the delivery, so the same seed gives the same split
-    and a later delivery with more items keeps the earlier items where they were."""
-    with np.errstate(over="ignore"):
-        x = ids.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64))
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
 def split_assign(item_ids: np.ndarray, strata: np.ndarray, *, eval_share: float, seed: int) -> np.ndarray:
     """True where an item goes to the evaluation split: in each stratum (label), the
     round(share × size) items with the smallest seeded draws."""
     is_eval = np.zeros(len(item_ids), dtype=bool)
     if not len(item_ids) or eval_share <= 0:
         return is_eval
-    draws = _uniform(item_ids, seed)
+    # An item's draw does not depend on which other items are in the delivery: the same seed gives
+    # the same split, and a later delivery with more items keeps the earlier items where they were.
+    draws = quality_services.seeded_uniform(item_ids, seed)
     order = np.lexsort((item_ids, draws, strata))  # by stratum, then draw (ties by id)
     sorted_strata = strata[order]
     starts = np.flatnonzero(np.r_[True, sorted_strata[1:] != sorted_strata[:-1]])

@@ -652,12 +652,13 @@ def adjudication_record(*, item: Item, reviewer: User, labels: list[str] | str, 
 # --- Audits -----------------------------------------------------------------------------------------
 
 
-def _uniform(ids: np.ndarray, seed: int) -> np.ndarray:
+def seeded_uniform(ids: np.ndarray, seed: int) -> np.ndarray:
     """A fixed pseudo-random number in [0, 1) per id (SplitMix64 of the id and the seed).
 
     The random stratum takes an annotation when its number is under the share: a coin flip per
     annotation that does not depend on when the draw runs, on the other strata or on how many
     annotations there are, so repeated draws agree and the stratum stays a plain random sample.
+    Deliveries split items with it for the same reasons (delivery.services.split_assign).
     """
     with np.errstate(over="ignore"):
         x = ids.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64))
@@ -714,7 +715,7 @@ def audit_sample_draw(*, project_id: int, share: float, seed: int = 0, actor: Us
         taken[rows_chosen] = True
         stratum[rows_chosen] = name
 
-    take(np.flatnonzero(_uniform(ids, seed) < share), AuditSample.Stratum.RANDOM)
+    take(np.flatnonzero(seeded_uniform(ids, seed) < share), AuditSample.Stratum.RANDOM)
     rng = np.random.default_rng([int(seed), project.pk])
 
     def top_up(groups: np.ndarray, members: np.ndarray, rate: float, name: str) -> None:

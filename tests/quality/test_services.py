@@ -652,7 +652,7 @@ def test_audit_sample_draw_strata(quality):
     # Random: exactly the annotations whose fixed coin is under the share, whoever wrote them.
     regular = Annotation.objects.filter(project=quality.project, item__is_gold=False)
     ids = np.array(sorted(regular.values_list("id", flat=True)))
-    expected = set(ids[services._uniform(ids, 7) < 0.1].tolist())
+    expected = set(ids[services.seeded_uniform(ids, 7) < 0.1].tolist())
     assert {a.pk for a in by_stratum["random"]} == expected
     assert 0.05 * len(ids) < len(expected) < 0.15 * len(ids)
     # Targeted: the annotator under the gold bar and the new one get three times the share.
