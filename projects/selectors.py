@@ -362,7 +362,7 @@ def project_gold_figures(*, project: Project) -> GoldAccuracy:
     quality.selectors.gold_accuracy scores) instead of a pass over the gold annotations. Annotators
     a lead reinstated are judged on the gold they answered since, read exactly for them alone.
     No per-label rows (the root-cause page has them). Three queries, two more with reinstatements."""
-    from quality.selectors import GoldAccuracy, gold_accuracy, gold_annotator_row
+    from quality.selectors import GoldAccuracy, accuracy_rate, gold_accuracy, gold_annotator_row
 
     sums = {
         row["annotator_id"]: row
@@ -395,8 +395,7 @@ def project_gold_figures(*, project: Project) -> GoldAccuracy:
         )  # fmt: skip
     answered = sum(figures["n"] for figures in sums.values())
     correct = sum(figures["correct"] for figures in sums.values())
-    overall = gold_annotator_row(annotator_id=0, username="", n=answered, correct=correct, bar=None, min_items=0)
-    overall = {key: overall[key] for key in ("n", "correct", "accuracy", "low", "high")}
+    overall = accuracy_rate(answered, correct)
     return GoldAccuracy(bar=bar, min_items=min_items, overall=overall, annotators=rows, since_reinstatement=True)
 
 

@@ -307,7 +307,8 @@ class GoldAccuracy:
         return [row["annotator_id"] for row in self.annotators if row["flagged"]]
 
 
-def _rate(n: int, correct: int) -> dict[str, Any]:
+def accuracy_rate(n: int, correct: int) -> dict[str, Any]:
+    """Answers, correct ones, accuracy and its Wilson 95% interval (None without answers)."""
     low, high = gold.wilson_interval([correct], [n])
     return {
         "n": int(n),
@@ -323,7 +324,7 @@ def gold_annotator_row(
 ) -> dict[str, Any]:
     """One annotator's gold figures in the shape of GoldAccuracy.annotators, from their counts
     (for figures counted elsewhere, such as the dashboard's rollups)."""
-    rate = _rate(n, correct)
+    rate = accuracy_rate(n, correct)
     below = bar is not None and n > 0 and rate["accuracy"] < bar
     return {
         "annotator_id": annotator_id,
@@ -375,7 +376,7 @@ def gold_accuracy(
     else:
         rows = list(answers.values_list("item_id", "annotator_id", "_labels"))
     rows = [(item, annotator, orjson.loads(labels), answers_by_item.get(item)) for item, annotator, labels in rows]
-    empty = GoldAccuracy(bar=bar, min_items=min_items, overall=_rate(0, 0))
+    empty = GoldAccuracy(bar=bar, min_items=min_items, overall=accuracy_rate(0, 0))
     if not rows:
         return empty
     items, annotators, labels, answers = (list(column) for column in zip(*rows, strict=True))
@@ -419,7 +420,7 @@ def gold_accuracy(
         {key: record[key] for key in ("key", "n", "correct", "accuracy", "low", "high")}
         for record in frame_records(gold.gold_accuracy(by_label, by="key"))
     ]
-    overall = _rate(len(scored), int(scored["correct"].sum()))
+    overall = accuracy_rate(len(scored), int(scored["correct"].sum()))
     return GoldAccuracy(bar=bar, min_items=min_items, overall=overall, annotators=annotator_rows, labels=label_rows)
 
 
@@ -463,7 +464,7 @@ def audit_accuracy(*, project_id: int) -> AuditAccuracy:
     )
     pending = AuditSample.objects.filter(project_id=project_id, status=AuditSample.Status.PENDING).count()
     if not rows:
-        return AuditAccuracy(overall=_rate(0, 0), all_strata=_rate(0, 0), pending=pending)
+        return AuditAccuracy(overall=accuracy_rate(0, 0), all_strata=accuracy_rate(0, 0), pending=pending)
     frame = pd.DataFrame(rows, columns=["verdict", "cause", "stratum", "annotator", "labels"])
     frame["correct"] = frame["verdict"] == Review.Verdict.CORRECT
     random = frame[frame["stratum"] == AuditSample.Stratum.RANDOM]
@@ -473,7 +474,10 @@ def audit_accuracy(*, project_id: int) -> AuditAccuracy:
         out = []
         for key, group in data.groupby(by, sort=True):
             out.append(
-                {by: key.item() if hasattr(key, "item") else key, **_rate(len(group), int(group["correct"].sum()))}
+                {
+                    by: key.item() if hasattr(key, "item") else key,
+                    **accuracy_rate(len(group), int(group["correct"].sum())),
+                }
             )
         return out
 
@@ -489,8 +493,8 @@ def audit_accuracy(*, project_id: int) -> AuditAccuracy:
     ]
     causes.sort(key=lambda row: -row["n"])
     return AuditAccuracy(
-        overall=_rate(len(random), int(random["correct"].sum())),
-        all_strata=_rate(len(frame), int(frame["correct"].sum())),
+        overall=accuracy_rate(len(random), int(random["correct"].sum())),
+        all_strata=accuracy_rate(len(frame), int(frame["correct"].sum())),
         strata=grouped(frame, "stratum"),
         annotators=annotators,
         labels=labels,
