@@ -1,5 +1,5 @@
 """The algorithm team's whole flow over the real URL routes, with the real broker and a live worker:
-a filed request, an accepted project, annotations, a passed gate, a delivery built by the worker,
+a filed request, an accepted project moved to production, annotations made through next → submit, a passed gate, a delivery built by the worker,
 downloaded and checked against its manifest, a signed webhook received by a local receiver, and a
 model evaluation whose figures match scikit-learn's."""
 
@@ -19,11 +19,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 from sklearn import metrics as sk
 
+from annotation.models import Annotation
 from config.celery import healthcheck
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, GuidelineFactory, schema_with_labels
 from tests.delivery.receiver import Receiver, signature_valid
-from tests.quality.factories import annotations_make, items_make
+from tests.quality.factories import items_make
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -80,13 +81,25 @@ def test_requester_flow_to_delivery_webhook_and_evaluation(celery_worker_process
         Membership.objects.create(project=project, user=person, role=Membership.Role.ANNOTATOR)
     items = items_make(BatchFactory(project=project), 100)
     rng = np.random.default_rng(4)
-    truth = {item.external_id: keys[index % 5] for index, item in enumerate(items)}
-    annotations_make(
-        (item, person, truth[item.external_id] if rng.random() < 0.9 else keys[int(rng.integers(5))])
-        for item in items
-        for person in people
-    )
+    truth = {item.pk: keys[index % 5] for index, item in enumerate(items)}
     lead_client = _client(lead)
+    for phase in ("design", "pilot", "production"):
+        moved = lead_client.post(f"/api/v1/projects/{project_id}/transition/", {"to_phase": phase}, format="json")
+        assert moved.status_code == 200, moved.json()
+    # The annotators work through the API, next → submit, until no work is left for them.
+    for person in people:
+        annotator = _client(person)
+        while (
+            work := annotator.post("/api/v1/assignments/next/", {"project": project_id}, format="json")
+        ).status_code == 200:
+            body = work.json()
+            label = truth[body["item"]["id"]] if rng.random() < 0.9 else keys[int(rng.integers(5))]
+            submitted = annotator.post(
+                f"/api/v1/assignments/{body['id']}/submit/", {"labels": [label], "time_spent_ms": 900}, format="json"
+            )
+            assert submitted.status_code == 200, submitted.json()
+        assert work.status_code == 204, work.content
+    assert Annotation.objects.filter(project_id=project_id).count() == len(items) * len(people)
     job = lead_client.post("/api/v1/quality/jobs/", {"project": project_id, "kind": "agreement"}, format="json")
     assert job.status_code == 202, job.json()
     _after_queued_work(lead_client, f"/api/v1/quality/jobs/{job.json()['id']}/")
