@@ -1,7 +1,7 @@
 """The algorithm team's whole flow over the real URL routes, with the real broker and a live worker:
-a filed request, an accepted project moved to production, annotations made through next → submit, a passed gate, a delivery built by the worker,
-downloaded and checked against its manifest, a signed webhook received by a local receiver, and a
-model evaluation whose figures match scikit-learn's."""
+a filed request, an accepted project moved to production, annotations made through next → submit,
+a passed gate, a delivery built by the worker, downloaded and checked against its manifest, a signed
+webhook received by a local receiver, and a model evaluation whose figures match scikit-learn's."""
 
 from __future__ import annotations
 
