@@ -21,8 +21,11 @@ With `--db sqlite|postgres`: a child process creates a fresh database (SQLite fi
 PostgreSQL database), a project, the annotators, the items and the annotations with bulk SQL
 (binary COPY on PostgreSQL, executemany on SQLite; not timed). This process then times
 `quality.services.agreement_report_compute` — the full stored report, loading from the database
-included — and, on the same data, our alpha straight from the database (stream + value counts +
-alpha) against the bare `krippendorff.alpha` call on the loaded matrix. `--consensus` also times
+included — and, on the same data, alpha as of now the way the API serves it
+(`quality.services.project_alpha_compute`: the kept per-item value counts plus the annotations
+past their watermark, then alpha) cold (no kept counts: every annotation read), warm (kept counts
+current) and 10,000 annotations behind, against the bare `krippendorff.alpha` call on the same
+matrix. `--consensus` also times
 `consensus_compute` (Dawid–Skene, 200,000 rows written). Peak memory is this process's peak
 resident set size (the loading child's memory is not counted).
 """
@@ -182,10 +185,11 @@ def db_main(args: argparse.Namespace) -> None:
     print(f"loaded in {time.perf_counter() - started:.1f} s (child process, not counted below)")
 
     import krippendorff
+    from django.conf import settings
     from django.db import connection
 
     from projects.models import Project
-    from quality import agreement, loading, services
+    from quality import loading, services
 
     project = Project.objects.get(name="Bench quality")
     if connection.vendor == "postgresql":  # planner statistics after the bulk load, as autovacuum would
@@ -218,22 +222,6 @@ def db_main(args: argparse.Namespace) -> None:
             f"{summary['needs_adjudication']:,} to adjudicate; peak RSS {peak_rss_mb():.0f} MB"
         )
 
-    def alpha_from_database():
-        """Our alpha straight from the database: stream the scope, value counts chunk by chunk, alpha."""
-        annotations = services._scope_annotations(project.pk, "project", "", None, None)
-        space = loading.label_space(project_id=project.pk, schema_id=project.label_schema_id)
-        parts = []
-        for chunk in loading.annotation_chunks(annotations, space=space, reader=args.reader):
-            starts = np.concatenate([[True], chunk.item_ids[1:] != chunk.item_ids[:-1]])
-            local = np.cumsum(starts) - 1
-            parts.append(
-                agreement.value_counts(
-                    local, chunk.indicator.argmax(axis=1), n_items=int(local[-1]) + 1, n_categories=space.size
-                )
-            )
-        counts = np.concatenate(parts)
-        return agreement.krippendorff_alpha(counts), counts
-
     def best_of(function, repeat: int = 3) -> tuple[float, float, object]:
         times, result = [], None
         for _ in range(repeat):
@@ -242,14 +230,42 @@ def db_main(args: argparse.Namespace) -> None:
             times.append(time.perf_counter() - started)
         return min(times), times[0], result
 
-    db_seconds, db_first, (own, counts) = best_of(alpha_from_database)
+    # Alpha as of now, the way the API serves it: the kept value counts (LabelCounts) plus the
+    # annotations past their watermark. Cold: no kept row, so every annotation is read and the
+    # row is built. Warm: the row is current. Behind: the row stops 10,000 annotations short (as
+    # after a burst of work), so those are read and folded in.
+    from quality.models import LabelCounts
+
+    settings.QUORUM_ROLLUP_SETTLE_SECONDS = 0  # the bench's annotations are all settled
+    LabelCounts.objects.filter(project=project).delete()
+    started = time.perf_counter()
+    cold = services.project_alpha_compute(project_id=project.pk, reader=args.reader)
+    cold_seconds = time.perf_counter() - started
+    warm_seconds, warm_first, warm = best_of(lambda: services.project_alpha_compute(project_id=project.pk))
+    behind_times = []
+    for _ in range(3):
+        kept = LabelCounts.objects.get(project=project)
+        short = kept.through_annotation_id - 10_000
+        space = loading.label_space(project_id=project.pk, schema_id=project.label_schema_id)
+        counts, rows = services._value_counts_between(project.pk, space, after=0, upto=short, reader=args.reader)
+        services._label_counts_store(project.pk, kept, counts, through=short, n_annotations=rows)
+        started = time.perf_counter()
+        behind = services.project_alpha_compute(project_id=project.pk, reader=args.reader)
+        behind_times.append(time.perf_counter() - started)
+    matrix = services.label_counts_refresh(project_id=project.pk).counts.counts
     library_seconds, library_first, library = best_of(
-        lambda: krippendorff.alpha(value_counts=counts, level_of_measurement="nominal")
+        lambda: krippendorff.alpha(value_counts=matrix, level_of_measurement="nominal")
     )
     print(
-        f"alpha, best of 3 (first run): ours from the database {db_seconds:.3f} s ({db_first:.3f} s) "
-        f"vs bare krippendorff.alpha on the loaded matrix {library_seconds:.3f} s ({library_first:.3f} s): "
-        f"ratio {db_seconds / library_seconds:.2f}; difference {abs(own.value - library):.1e}; "
+        f"alpha as of now (project_alpha_compute, loading included): cold {cold_seconds:.3f} s "
+        f"(read {cold.annotations_read:,} annotations, built the kept counts); warm best of 3 {warm_seconds:.3f} s "
+        f"(first {warm_first:.3f} s); 10,000 behind best of 3 {min(behind_times):.3f} s "
+        f"(read {behind.annotations_read:,})"
+    )
+    print(
+        f"bare krippendorff.alpha on the same matrix: best of 3 {library_seconds:.3f} s (first {library_first:.3f} s); "
+        f"ratio warm {warm_seconds / library_seconds:.2f}, 10,000 behind {min(behind_times) / library_seconds:.2f}, "
+        f"cold {cold_seconds / library_seconds:.2f}; difference {abs(warm.alpha.value - library):.1e}; "
         f"peak RSS {peak_rss_mb():.0f} MB"
     )
 

@@ -324,3 +324,28 @@ class Adjudication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} adjudicated {self.labels}"
+
+
+class LabelCounts(models.Model):
+    """A project's per-item value counts over its annotations with ids up to `through_annotation_id`
+    (gold items included: they are taken out when read, so an item turning gold needs no rebuild).
+
+    Nominal alpha needs only this matrix, so keeping it saves re-reading every annotation: a read
+    adds the annotations past the watermark (quality.services.project_value_counts). The matrix is
+    packed by quality.valuecounts: `item_ids` int64 and `cells` uint16, little-endian, row by row,
+    one column per category (a sorted list of label keys) in `categories` order.
+    """
+
+    project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, related_name="label_counts")
+    categories = models.JSONField(default=list, help_text="Column order: each a sorted list of label keys.")
+    item_ids = models.BinaryField(default=bytes)
+    cells = models.BinaryField(default=bytes)
+    through_annotation_id = models.BigIntegerField(help_text="Every annotation of the project up to this id is in.")
+    n_annotations = models.PositiveBigIntegerField(
+        help_text="The project's annotations (gold too) up to the watermark: a read that counts another "
+        "number knows some were deleted or committed late, and rebuilds."
+    )
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.project_id} value counts through annotation {self.through_annotation_id}"

@@ -60,9 +60,15 @@ class QualityJobPermission(_ObjectActionPermission):
 class QualityProjectPermission(_ObjectActionPermission):
     """The project-wide reads; the object is the project named by ?project=."""
 
-    rules = {"gate": is_member, "root_cause": policies.can_manage_project, "reinstate": policies.can_manage_project}
+    rules = {
+        "gate": is_member,
+        "alpha": is_member,
+        "root_cause": policies.can_manage_project,
+        "reinstate": policies.can_manage_project,
+    }
     messages = {
         "gate": "Only the leads and members of this project may see its quality gate.",
+        "alpha": "Only the leads and members of this project may see its agreement.",
         "root_cause": "Only a lead of this project may see its root-cause view.",
         "reinstate": "Only a lead of this project may reinstate its annotators.",
     }

@@ -153,6 +153,26 @@ class QualityGateSerializer(serializers.Serializer):
     checks = GateCheckSerializer(many=True, read_only=True)
 
 
+class AlphaNowSerializer(serializers.Serializer):
+    """services.AlphaNow, flattened."""
+
+    project = serializers.IntegerField(read_only=True)
+    alpha = serializers.FloatField(
+        source="alpha.value", read_only=True, allow_null=True, help_text="Krippendorff's alpha, nominal."
+    )
+    reason = serializers.CharField(
+        source="alpha.reason", read_only=True, allow_null=True, help_text="Why alpha is undefined, when it is."
+    )
+    n_items = serializers.IntegerField(
+        source="alpha.n_items", read_only=True, help_text="Items with two or more annotations (measured)."
+    )
+    n_items_left_out = serializers.IntegerField(
+        source="alpha.n_single", read_only=True, help_text="Items with a single annotation: nothing to compare."
+    )
+    n_annotations = serializers.IntegerField(read_only=True, help_text="Annotations of regular items counted.")
+    computed_at = serializers.DateTimeField(read_only=True)
+
+
 class RootCauseSerializer(serializers.Serializer):
     report = AgreementReportSerializer(read_only=True, allow_null=True, help_text="The latest project report.")
     labels = serializers.ListField(

@@ -40,6 +40,7 @@ from quality.api.serializers import (
     AdjudicationCreateSerializer,
     AdjudicationSerializer,
     AgreementReportSerializer,
+    AlphaNowSerializer,
     AuditDrawResultSerializer,
     AuditSampleDrawSerializer,
     AuditSampleReviewSerializer,
@@ -176,6 +177,25 @@ class QualityProjectViewSet(_ViewSet):
         """Do the project's quality bars (alpha, gold and audit accuracy) hold? Leads and members."""
         project = self._project_from_query(request)
         return self._output(selectors.quality_gate(project_id=project.pk), QualityGateSerializer)
+
+    @extend_schema(
+        parameters=[PROJECT_PARAMETER],
+        responses={200: AlphaNowSerializer, 404: OpenApiResponse(description=NO_PROJECT)},
+    )
+    @action(detail=False, methods=["get"])
+    def alpha(self, request: Request) -> Response:
+        """Krippendorff's alpha (nominal) over every annotation of the project's regular items
+        submitted so far, without waiting for a report: the kept per-item counts are brought up to
+        date with the annotations added since they were last read. Leads and members."""
+        project = self._project_from_query(request)
+        result = services.project_alpha_compute(project_id=project.pk)
+        return self._output(
+            {
+                "project": project.pk,
+                **{field: getattr(result, field) for field in ("alpha", "n_annotations", "computed_at")},
+            },
+            AlphaNowSerializer,
+        )
 
     @extend_schema(
         parameters=[PROJECT_PARAMETER],

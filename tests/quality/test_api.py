@@ -437,6 +437,7 @@ def test_quality_endpoints_are_in_the_schema(tmp_path):
         "/api/v1/quality/jobs/": {"post"},
         "/api/v1/quality/jobs/{id}/": {"get"},
         "/api/v1/quality/gate/": {"get"},
+        "/api/v1/quality/alpha/": {"get"},
         "/api/v1/quality/root-cause/": {"get"},
         "/api/v1/quality/audit-samples/": {"get"},
         "/api/v1/quality/audit-samples/{id}/": {"get"},
