@@ -473,7 +473,7 @@ def label_counts_refresh(*, project_id: int, reader: loading.Reader = "auto") ->
     """
     project = _project(project_id)
     space = loading.label_space(project_id=project.pk, schema_id=project.label_schema_id)
-    kept = LabelCounts.objects.filter(project_id=project.pk).first()
+    kept = LabelCounts.objects.filter(project_id=project.pk).defer("item_ids", "cells").first()
     stored = _label_counts_kept(kept)
     rebuilt = stored is None
     through = 0 if kept is None or rebuilt else kept.through_annotation_id
@@ -525,7 +525,7 @@ def _label_counts_kept(kept: LabelCounts | None) -> valuecounts.ValueCounts | No
         return None
     try:
         categories = tuple(tuple(category) for category in kept.categories)
-        return valuecounts.unpack(bytes(kept.item_ids), bytes(kept.cells), categories)
+        return valuecounts.unpack(*_label_counts_matrix(kept.pk), categories)
     except ValueError:
         logger.exception("project %s: the kept value counts cannot be read; rebuilding them", kept.project_id)
         return None
@@ -567,7 +567,38 @@ def _label_counts_store(
         except IntegrityError:  # another read created it meanwhile
             pass
         return
-    LabelCounts.objects.filter(pk=kept.pk, through_annotation_id=kept.through_annotation_id).update(**fields)
+    if connection.vendor != "postgresql":
+        LabelCounts.objects.filter(pk=kept.pk, through_annotation_id=kept.through_annotation_id).update(**fields)
+        return
+    # The matrix as binary parameters: Django binds on the client, as a hex literal three times the
+    # size, which PostgreSQL then parses (0.12 s against 0.04 s for a 5.6 MB matrix).
+    import psycopg
+
+    fields["categories"] = orjson.dumps(fields["categories"]).decode()
+    table = connection.ops.quote_name(LabelCounts._meta.db_table)
+    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in fields)
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = %s AND through_annotation_id = %s",
+            [*fields.values(), kept.pk, kept.through_annotation_id],
+        )
+
+
+def _label_counts_matrix(pk: int) -> tuple[bytes, bytes]:
+    """The kept row's packed item ids and cells (on PostgreSQL in binary: a third of the time of
+    Django's text transfer for a 5.6 MB matrix)."""
+    if connection.vendor != "postgresql":
+        item_ids, cells = LabelCounts.objects.filter(pk=pk).values_list("item_ids", "cells").get()
+        return bytes(item_ids), bytes(cells)
+    import psycopg
+
+    table = connection.ops.quote_name(LabelCounts._meta.db_table)
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"SELECT item_ids, cells FROM {table} WHERE id = %s", [pk], binary=True)
+        item_ids, cells = cursor.fetchone()
+    return bytes(item_ids), bytes(cells)
 
 
 @dataclass(frozen=True)
