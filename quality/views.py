@@ -150,6 +150,17 @@ def report_recompute(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def alpha_now(request: HttpRequest, pk: int) -> HttpResponse:
+    """Alpha over every annotation so far, for the quality section to load after the page (the
+    page itself never reads annotations). Without htmx, the project page."""
+    project = _lead_project(request, pk)
+    if not request.htmx:
+        return redirect(f"{project.get_absolute_url()}#quality")
+    alpha = services.project_alpha_compute(project_id=project.pk)
+    return render(request, "quality/_alpha_now.html", {"project": project, "alpha": alpha})
+
+
+@login_required
 def job_status(request: HttpRequest, pk: int, job_pk: int) -> HttpResponse:
     """A report job's block; htmx polls it while the job runs. Without htmx, the project page."""
     project = _lead_project(request, pk)

@@ -69,6 +69,35 @@ def test_project_page_shows_the_quality_section_to_the_lead(client, rated):
     assert_csp_clean(html)
 
 
+def test_the_section_loads_alpha_as_of_now_after_the_page(client, rated, make_items):
+    client.force_login(rated.lead)
+    url = reverse("quality:alpha_now", args=[rated.project.pk])
+    assert f'hx-get="{url}"' in _html(client.get(rated.project.get_absolute_url()))
+    more = make_items(rated.batch, 6)
+    annotations_make(noisy_rows(more, rated.people, accuracy=0.3, seed=7))  # after the report
+    annotations_make([(make_items(rated.batch, 1)[0], rated.people[0], "spam")])  # one single-annotated
+    response = client.get(url, **HTMX)
+    assert response.status_code == 200
+    fresh = services.agreement_report_compute(project_id=rated.project.pk, bootstrap=0)
+    html = _html(response)
+    assert f"<strong>{fresh.alpha:.3f}</strong>" in html
+    assert "over 36 items and 109 annotations, 1 single-annotated item left out" in html
+    # Without htmx: back to the section.
+    assert client.get(url).url.endswith("#quality")
+
+
+def test_alpha_as_of_now_is_for_the_lead_and_says_why_when_undefined(client, quality, make_items, other_lead):
+    items = make_items(quality.batch, 2)
+    annotations_make([(item, quality.people[0], "spam") for item in items])
+    url = reverse("quality:alpha_now", args=[quality.project.pk])
+    client.force_login(quality.lead)
+    assert "undefined (no item has two or more annotations" in _html(client.get(url, **HTMX))
+    client.force_login(quality.people[0])
+    assert client.get(url, **HTMX).status_code == 403
+    client.force_login(other_lead)
+    assert client.get(url, **HTMX).status_code in (403, 404)
+
+
 def test_project_page_has_no_quality_section_for_members(client, rated):
     client.force_login(rated.people[0])
     html = _html(client.get(rated.project.get_absolute_url()))
@@ -94,7 +123,7 @@ def test_recompute_creates_a_job_and_shows_it(client, rated, django_capture_on_c
     status = _html(client.get(status_url, **HTMX))
     assert "Succeeded" in status and "Show the new figures" in status and "hx-trigger" not in status
     page = _html(client.get(rated.project.get_absolute_url()))
-    assert f'id="quality-job-{job.pk}"' in page and "hx-trigger" not in page
+    assert f'id="quality-job-{job.pk}"' in page and 'hx-trigger="every' not in page  # done: no more polling
 
 
 def test_recompute_without_htmx_redirects_to_the_section(client, rated):
