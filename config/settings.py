@@ -313,6 +313,11 @@ QUORUM_FORECAST_WINDOW_DAYS = env_int("QUORUM_FORECAST_WINDOW_DAYS", 14)
 QUORUM_WEBHOOK_MAX_ATTEMPTS = env_int("QUORUM_WEBHOOK_MAX_ATTEMPTS", 6)
 QUORUM_WEBHOOK_BACKOFF_SECONDS = env_int("QUORUM_WEBHOOK_BACKOFF_SECONDS", 30)
 QUORUM_WEBHOOK_TIMEOUT_SECONDS = env_int("QUORUM_WEBHOOK_TIMEOUT_SECONDS", 10)
+# Webhook URLs are typed in by requesting teams, and the worker POSTs to them from inside the
+# network: hosts that are (or resolve to) loopback, private, link-local or otherwise non-public
+# addresses are refused, at registration and again before each send, unless this is on (a local
+# receiver in development). Redirects are never followed.
+QUORUM_WEBHOOK_ALLOW_PRIVATE = env_bool("QUORUM_WEBHOOK_ALLOW_PRIVATE", False)
 
 CELERY_BEAT_SCHEDULE = {
     "annotation.assignment_expire_sweep": {"task": "annotation.assignment_expire_sweep", "schedule": 60},

@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import ipaddress
 import shutil
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -734,12 +736,68 @@ def delivery_file_path(*, delivery: Delivery, name: str) -> Path:
 
 
 def _url_clean(url: str) -> str:
+    """An http(s) URL whose host is not a non-public address written out (nor "localhost")."""
     from urllib.parse import urlsplit
 
     parts = urlsplit((url or "").strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
         raise QuorumError(f"url: {url[:80]!r} is not an http(s) URL", field="url")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise QuorumError(f"url: {url[:80]!r} has an invalid port", field="url") from None
+    if not settings.QUORUM_WEBHOOK_ALLOW_PRIVATE:
+        host = parts.hostname
+        literal = _ip_literal(host)
+        if host == "localhost" or host.endswith(".localhost") or (literal is not None and not _public(literal)):
+            raise QuorumError(f"url: {host} is not a public address; webhooks go to hosts on the internet", field="url")
     return parts.geturl()
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global unicast address (an IPv4-mapped IPv6 address is judged as its IPv4 address)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _destination_refusal(url: str) -> str:
+    """Why a POST to `url` may not go out now ("" when it may): every address its host resolves
+    to must be public, checked just before sending, since DNS can change after registration."""
+    from urllib.parse import urlsplit
+
+    if settings.QUORUM_WEBHOOK_ALLOW_PRIVATE:
+        return ""
+    parts = urlsplit(url)
+    try:
+        _url_clean(url)
+        found = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except QuorumError as exc:
+        return f"refused: {exc.message}"
+    except OSError as exc:
+        return f"refused: {parts.hostname} does not resolve ({exc})"
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        if not _public(address):
+            return f"refused: {parts.hostname} resolves to {address}, not a public address"
+    return ""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the failure it is: following it could lead anywhere, internal hosts too."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 @transaction.atomic
@@ -831,9 +889,13 @@ def webhook_send(*, endpoint_id: int, delivery_id: int, event_id: str, attempt: 
     )
     status_code, error = None, ""
     started = time.perf_counter()
+    refusal = _destination_refusal(endpoint.url)
     try:
-        with urllib.request.urlopen(request, timeout=settings.QUORUM_WEBHOOK_TIMEOUT_SECONDS) as response:
-            status_code = response.status
+        if refusal:
+            error = refusal
+        else:
+            with _OPENER.open(request, timeout=settings.QUORUM_WEBHOOK_TIMEOUT_SECONDS) as response:
+                status_code = response.status
     except urllib.error.HTTPError as exc:
         status_code, error = exc.code, f"HTTP {exc.code} {exc.reason}"
     except (urllib.error.URLError, OSError, ValueError) as exc:

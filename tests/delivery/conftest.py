@@ -15,6 +15,12 @@ from tests.quality.factories import annotations_make, items_make, quality_projec
 KEYS = ["safe", "spam", "hate", "harassment", "violence"]
 
 
+@pytest.fixture(autouse=True)
+def _local_webhook_receivers(settings):
+    """The tests' receivers listen on 127.0.0.1, which production refuses (test_webhooks checks that)."""
+    settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = True
+
+
 def labelled_project(*, lead, requester, items: int = 60, name: str = "Deliver", texts=None):
     """A project in QA answering `requester`'s request: `items` items, three annotators agreeing
     on a label per item (cycling through the labels, so every label has items), consensus computed."""

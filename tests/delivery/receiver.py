@@ -1,5 +1,5 @@
 """A local webhook receiver for the tests: an http.server in a thread that records each POST and
-answers with the next status code of a script (then 200)."""
+answers with the next status code of a script (then 200), a redirect to `location` if given."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, location: str = "") -> None:
         self.statuses = list(statuses or [])
+        self.location = location
         self.received: list[dict] = []
         self.event = threading.Event()
         receiver = self
@@ -22,6 +23,8 @@ class Receiver:
                 receiver.received.append({"headers": dict(self.headers), "body": body})
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                if receiver.location and 300 <= status < 400:
+                    self.send_header("Location", receiver.location)
                 self.end_headers()
                 if status == 200:
                     receiver.event.set()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import socket
+
 import orjson
 import pytest
 
@@ -96,3 +98,82 @@ def test_webhook_endpoint_rules(requester, lead, annotator):
         services.webhook_endpoint_create(actor=requester, url="https://example.com/x", secret="short")
     with pytest.raises(NotAllowed):
         services.webhook_endpoint_create(actor=annotator, url="https://example.com/x", secret=SECRET)
+
+
+# --- Where webhooks may go ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://api.localhost/hook",
+        "http://10.0.0.5/hook",
+        "http://192.168.1.20/hook",
+        "http://172.16.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/hook",
+        "http://0.0.0.0/hook",
+        "http://[::1]/hook",
+        "http://[fd00::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://224.0.0.1/hook",
+    ],
+)
+def test_webhook_to_a_non_public_address_is_refused(requester, settings, url):
+    settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(QuorumError, match="is not a public address") as refused:
+        services.webhook_endpoint_create(actor=requester, url=url, secret=SECRET)
+    assert refused.value.field == "url"
+
+
+def test_webhook_to_a_public_host_is_registered_and_a_bad_port_is_refused(requester, settings):
+    settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = False
+    for url in ("https://hooks.example.com/quorum", "http://93.184.216.34:8080/hook", "https://[2606:4700::1111]/h"):
+        assert services.webhook_endpoint_create(actor=requester, url=url, secret=SECRET).url == url
+    with pytest.raises(QuorumError, match="invalid port"):
+        services.webhook_endpoint_create(actor=requester, url="http://example.com:99999/x", secret=SECRET)
+
+
+def test_a_host_resolving_to_a_private_address_is_refused_at_send(labelled, lead, requester, settings, monkeypatch):
+    """DNS can point a registered name inside the network later: the send checks again."""
+    endpoint = services.webhook_endpoint_create(actor=requester, url="https://hooks.example.com/q", secret=SECRET)
+    delivery = services.delivery_build(delivery_id=services.delivery_create(project=labelled.project, actor=lead).pk)
+    settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = False
+    asked = []
+
+    def resolve(host, port, *args, **kwargs):
+        asked.append((host, port))
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))]
+
+    monkeypatch.setattr(services.socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(services._OPENER, "open", lambda *a, **k: pytest.fail("the POST must not go out"))
+    attempt = services.webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e1", attempt=1)
+    assert asked == [("hooks.example.com", 443)]
+    assert attempt.status_code is None and attempt.delivered_at is None
+    assert attempt.error == "refused: hooks.example.com resolves to 10.1.2.3, not a public address"
+
+
+def test_an_endpoint_registered_while_allowed_is_refused_once_not(labelled, lead, requester, settings):
+    with Receiver() as receiver:
+        endpoint = services.webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
+        delivery = services.delivery_build(
+            delivery_id=services.delivery_create(project=labelled.project, actor=lead).pk
+        )
+        settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = False
+        attempt = services.webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e2", attempt=1)
+    assert receiver.received == []
+    assert attempt.error == "refused: url: 127.0.0.1 is not a public address; webhooks go to hosts on the internet"
+
+
+def test_webhook_redirects_are_not_followed(labelled, lead, requester):
+    with Receiver() as target, Receiver(statuses=[302], location="") as first:
+        first.location = target.url
+        endpoint = services.webhook_endpoint_create(actor=requester, url=first.url, secret=SECRET)
+        delivery = services.delivery_build(
+            delivery_id=services.delivery_create(project=labelled.project, actor=lead).pk
+        )
+        attempt = services.webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e3", attempt=1)
+    assert len(first.received) == 1 and target.received == []
+    assert attempt.status_code == 302 and attempt.delivered_at is None

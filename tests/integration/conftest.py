@@ -53,6 +53,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "DATABASE_URL": _database_url_for(test_db_name),
         "DJANGO_CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",
+        "QUORUM_WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' webhook receivers listen on 127.0.0.1
     }
     celery_app.control.purge()
     log = open(log_path, "w")  # noqa: SIM115 - kept open for the worker's lifetime

@@ -49,6 +49,7 @@ def worker_media(settings):
     """The worker writes where its settings say (it inherits this environment): use the same folder."""
     root = Path(os.environ.get("DJANGO_MEDIA_ROOT", str(django_settings.BASE_DIR / "media")))
     settings.MEDIA_ROOT = root
+    settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = True  # the local receiver is on 127.0.0.1, as in the worker's env
     yield root
 
 
