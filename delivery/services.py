@@ -75,8 +75,16 @@ def delivery_folder(delivery: Delivery) -> Path:
     return Path(settings.MEDIA_ROOT) / delivery.path
 
 
-def _temp_folder(delivery: Delivery) -> Path:
-    return delivery_root() / str(delivery.project_id) / f".build-{delivery.pk}"
+def _temp_folder(delivery: Delivery, attempt: str) -> Path:
+    """One build attempt's own folder: two workers given the same delivery (a re-delivered task
+    while the first still runs) never write into each other's files."""
+    return delivery_root() / str(delivery.project_id) / f".build-{delivery.pk}-{attempt}"
+
+
+def _temp_folders_remove(delivery: Delivery) -> None:
+    """Remove every attempt's folder of the delivery (killed builds', a losing concurrent build's)."""
+    for folder in (delivery_root() / str(delivery.project_id)).glob(f".build-{delivery.pk}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- Asking for a delivery ------------------------------------------------------------------------
@@ -459,7 +467,9 @@ def delivery_build(*, delivery_id: int) -> Delivery:
     """Build a queued delivery's files and commit it as the project's next version.
 
     Idempotent: a done or failed delivery is returned as it is; a build interrupted before (a
-    killed worker) starts again from a clean temporary folder. Recomputes the consensus labels
+    killed worker) starts again in a temporary folder of its own, and so does a second build of
+    the same delivery running at once: the first to commit wins, under the delivery's row lock,
+    and removes the other attempts' folders. Recomputes the consensus labels
     (quality.services.consensus_compute) when they are missing or older than the annotations.
     On success, the team's webhooks are queued on commit (delivery.webhook_send).
     """
@@ -467,11 +477,21 @@ def delivery_build(*, delivery_id: int) -> Delivery:
     if delivery.status in (Delivery.Status.DONE, Delivery.Status.FAILED):
         return delivery
     started = time.perf_counter()
-    project = delivery.project
-    temp = _temp_folder(delivery)
-    shutil.rmtree(temp, ignore_errors=True)
+    temp = _temp_folder(delivery, uuid.uuid4().hex[:12])
     temp.mkdir(parents=True)
+    try:
+        return _delivery_build_in(delivery, temp, started)
+    except Exception:
+        shutil.rmtree(temp, ignore_errors=True)
+        current = Delivery.objects.get(pk=delivery.pk)
+        if current.status == Delivery.Status.DONE:  # a concurrent attempt committed and removed our folder
+            return current
+        raise
 
+
+def _delivery_build_in(delivery: Delivery, temp: Path, started: float) -> Delivery:
+    """delivery_build's work, writing into this attempt's folder `temp`."""
+    project = delivery.project
     fresh, consensus = _consensus_fresh(project.pk)
     recomputed = False
     if not fresh:
@@ -685,6 +705,7 @@ def _delivery_commit(
         final = delivery_root() / str(project.pk) / str(version)
         shutil.rmtree(final, ignore_errors=True)  # a build killed between this move and its commit
         temp.rename(final)
+        _temp_folders_remove(delivery)  # what killed or concurrent attempts left
         try:
             current.version = version
             current.status = Delivery.Status.DONE
@@ -716,7 +737,7 @@ def delivery_build_fail(*, delivery_id: int, error: str) -> None:
     delivery = Delivery.objects.filter(pk=delivery_id).first()
     if delivery is None:
         return
-    shutil.rmtree(_temp_folder(delivery), ignore_errors=True)
+    _temp_folders_remove(delivery)
     Delivery.objects.filter(pk=delivery_id).exclude(status=Delivery.Status.DONE).update(
         status=Delivery.Status.FAILED, error=error[:5000] or "failed", finished_at=timezone.now(), message="Failed"
     )

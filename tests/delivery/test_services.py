@@ -138,7 +138,7 @@ def test_delivery_build_is_idempotent_and_cleans_a_killed_build(labelled, lead, 
     with django_capture_on_commit_callbacks(execute=False):
         delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
     # A killed earlier run left a half-written temporary folder.
-    temp = services._temp_folder(delivery)
+    temp = services._temp_folder(delivery, "killed")
     temp.mkdir(parents=True)
     (temp / "train.jsonl").write_text("half")
     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.RUNNING)
@@ -161,8 +161,37 @@ def test_delivery_build_failure_leaves_nothing(labelled, lead, monkeypatch, djan
     assert delivery.status == Delivery.Status.FAILED
     assert "disk full" in delivery.error
     assert delivery.version is None
-    assert not services._temp_folder(delivery).exists()
+    assert not list((services.delivery_root() / str(labelled.project.pk)).glob(".build-*"))
     assert not list((services.delivery_root() / str(labelled.project.pk)).glob("[0-9]*"))
+
+
+def test_a_second_build_of_the_same_delivery_at_once_does_not_touch_the_first(
+    labelled, lead, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A re-delivered task builds while the first is still writing: each writes its own folder,
+    the first to commit wins, and the delivered files are exactly the ones its manifest lists."""
+    with django_capture_on_commit_callbacks(execute=False):
+        delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl", "csv"])
+    progress = services._progress
+    started, raced = [], []
+
+    def progress_with_a_rival(delivery_id, done, total, message):
+        progress(delivery_id, done, total, message)
+        if message.startswith("Wrote") and not started:  # the outer build is half-way through its files
+            started.append(True)
+            raced.append(services.delivery_build(delivery_id=delivery_id))
+
+    monkeypatch.setattr(services, "_progress", progress_with_a_rival)
+    outer = services.delivery_build(delivery_id=delivery.pk)
+    (rival,) = raced
+    assert rival.status == outer.status == Delivery.Status.DONE
+    assert rival.version == outer.version == 1 and rival.manifest_sha256 == outer.manifest_sha256
+    folder = services.delivery_folder(outer)
+    for entry in outer.manifest["files"]:
+        assert services.file_digest(folder / entry["name"])[0] == entry["sha256"], entry["name"]
+    root = services.delivery_root() / str(labelled.project.pk)
+    assert not list(root.glob(".build-*"))
+    assert Delivery.objects.filter(project=labelled.project, status="done").count() == 1
 
 
 def test_delivery_create_refuses_a_project_without_annotations(project, lead):
