@@ -22,6 +22,7 @@ urlpatterns = [
     path("<int:pk>/imports/<int:job_pk>/errors.csv", views.import_error_report, name="import_error_report"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
+    path("requests/<int:pk>/comments/", views.request_comment, name="request_comment"),
     path("requests/<int:pk>/accept/", views.request_accept, name="request_accept"),
     path("requests/<int:pk>/reject/", views.request_reject, name="request_reject"),
 ]

@@ -394,7 +394,23 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     data_request = _request_or_404(request, pk)
     can_triage = policies.can_triage_requests(request.user) and data_request.status == DataRequest.Status.SUBMITTED
-    return render(request, "projects/datarequest_detail.html", {"data_request": data_request, "can_triage": can_triage})
+    context = {"data_request": data_request, "can_triage": can_triage}
+    if policies.can_comment_on_request(request.user, data_request):
+        context["comments"] = selectors.request_comment_list(data_request=data_request)
+    return render(request, "projects/datarequest_detail.html", context)
+
+
+@login_required
+@require_POST
+def request_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add to a request's thread (leads and the requesting team); back to the thread."""
+    data_request = _request_or_404(request, pk)
+    body = request.POST.get("body", "")
+    if service_attempt(
+        request, services.request_comment_add, data_request=data_request, author=request.user, body=body
+    ):
+        messages.success(request, "Comment added.")
+    return redirect(f"{data_request.get_absolute_url()}#comments")
 
 
 @login_required

@@ -417,6 +417,38 @@ def test_request_detail_shows_rejection_reason_and_accepted_project(client, lead
     assert "No items yet" in html
 
 
+def test_request_discussion_for_the_team_and_the_lead_escaped(client, lead, requester, team):
+    data_request = DataRequestFactory(requester=requester, team=team)
+    url = reverse("projects:request_comment", args=[data_request.pk])
+    client.force_login(requester)
+    html = _html(client.get(data_request.get_absolute_url()))
+    assert 'id="comments"' in html and "No comments yet" in html and f'action="{url}"' in html
+    response = client.post(url, {"body": "Do <b>memes</b> count?\nSecond line"}, follow=True)
+    assert response.redirect_chain == [(f"{data_request.get_absolute_url()}#comments", 302)]
+    assert _messages(response) == ["Comment added."]
+    html = _html(response)
+    assert "Do &lt;b&gt;memes&lt;/b&gt; count?<br>Second line" in html and "<b>memes</b>" not in html
+    assert_csp_clean(html)
+    client.force_login(lead)
+    client.post(url, {"body": "Yes, with text overlays."})
+    html = _html(client.get(data_request.get_absolute_url()))
+    assert html.index("memes") < html.index("text overlays")  # oldest first
+    assert data_request.comments.count() == 2
+
+
+def test_request_comment_refused_cases(client, lead, requester, team):
+    data_request = DataRequestFactory(requester=requester, team=team)
+    url = reverse("projects:request_comment", args=[data_request.pk])
+    client.force_login(requester)
+    response = client.post(url, {"body": "   "}, follow=True)
+    assert _messages(response) == ["body: write something; an empty comment is not saved"]
+    assert client.get(url).status_code == 405
+    outsider = UserFactory(role=User.Role.REQUESTER, team=TeamFactory(name="Other", slug="other"))
+    client.force_login(outsider)
+    assert client.post(url, {"body": "Peeking"}).status_code == 404
+    assert not data_request.comments.exists()
+
+
 def test_accept_via_the_portfolio_opens_the_new_project(client, lead):
     data_request = DataRequestFactory(title="Self-harm ES")
     client.force_login(lead)
