@@ -114,6 +114,12 @@ def in_force_columns_sql(project_id_sql: str) -> str:
     created_at) and its newest guideline (id, version), for the project whose id is the SQL
     expression `project_id_sql` ("%s", or a column of the enclosing query). Plain SQL that SQLite
     and PostgreSQL both run; in_force_from_row reads the four values."""
+    return _in_force_columns_sql(connection.vendor, project_id_sql)
+
+
+@functools.cache
+def _in_force_columns_sql(vendor: str, project_id_sql: str) -> str:
+    # Per database vendor and expression: the hot path asks for it on every next and submit.
     from projects.models import Project  # lazy: annotation sits below projects
 
     quote = connection.ops.quote_name
@@ -140,6 +146,20 @@ def _in_force_sql() -> str:
     return "SELECT " + in_force_columns_sql("%s")
 
 
+def row_instance(model: type[Any], values: dict[str, Any]) -> Any:
+    """An instance of `model` as the ORM loads a row of just these columns (attribute name →
+    value, in any order); the others are deferred and load on first use. The hot path's rows: far
+    cheaper than model(**values), which makes every other field's default."""
+    names = _concrete_order(model, tuple(values))
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
+@functools.cache
+def _concrete_order(model: type[Any], names: tuple[str, ...]) -> list[str]:
+    # from_db takes the values in the order of the model's concrete fields.
+    return [field.attname for field in model._meta.concrete_fields if field.attname in names]
+
+
 def in_force_from_row(*, project_id: int, row: tuple[Any, Any, Any, Any]) -> InForce:
     """What in_force_columns_sql's four values name: the version with its labels (kept per
     process, see _VERSIONS) and the guideline."""
@@ -149,7 +169,9 @@ def in_force_from_row(*, project_id: int, row: tuple[Any, Any, Any, Any]) -> InF
         version, labels = _version_loaded(version_id, version_created_at)
     guideline = None
     if guideline_id is not None:
-        guideline = Guideline(pk=guideline_id, version=guideline_version, project_id=project_id)
+        guideline = row_instance(
+            Guideline, {"id": guideline_id, "version": guideline_version, "project_id": project_id}
+        )
     return InForce(schema_version=version, labels=labels, guideline=guideline)
 
 
@@ -185,21 +207,36 @@ def work_project_get(*, project_id: int) -> Project | None:
 
     if not 0 < project_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
         return None
-    fields = [f for f in Project._meta.concrete_fields if f.attname in _WORK_PROJECT_FIELDS]
-    quote = connection.ops.quote_name
-    table = quote(Project._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
+    sql, names, converted = _work_project_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM {table} WHERE {quote('id')} = %s", [project_id])
+        cursor.execute(sql, [project_id])
         row = cursor.fetchone()
     if row is None:
         return None
     values = list(row)
-    for index, field in enumerate(fields):
-        column = field.get_col(Project._meta.db_table)
+    for index, field, column in converted:
         for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
             values[index] = converter(values[index], column, connection)
-    return Project.from_db(connection.alias, [f.attname for f in fields], values)
+    return Project.from_db(connection.alias, names, values)
+
+
+@functools.cache
+def _work_project_sql(vendor: str) -> tuple[str, list[str], list[tuple[int, Any, Any]]]:
+    """work_project_get's statement, the attribute names of its columns, and the columns that
+    have converters on this database (applied as the ORM applies them), per database vendor."""
+    from projects.models import Project  # lazy: annotation sits below projects
+
+    fields = [f for f in Project._meta.concrete_fields if f.attname in _WORK_PROJECT_FIELDS]
+    quote = connection.ops.quote_name
+    table = quote(Project._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    converted = []
+    for index, field in enumerate(fields):
+        column = field.get_col(Project._meta.db_table)
+        if connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            converted.append((index, field, column))
+    sql = f"SELECT {columns} FROM {table} WHERE {quote('id')} = %s"
+    return sql, [f.attname for f in fields], converted
 
 
 def assignment_work_get(*, assignment: Assignment) -> Work:

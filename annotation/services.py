@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gc
 import math
 import tempfile
@@ -40,6 +41,7 @@ from annotation.selectors import (
     graphic_day_start,
     in_force_columns_sql,
     in_force_from_row,
+    row_instance,
     schema_version_current,
 )
 from annotation.validation import item_row_clean, label_definitions_clean, labels_chosen_check
@@ -671,6 +673,7 @@ def assignment_next(*, project: Project, annotator: User, now=None) -> Assignmen
         )
     current = next((lease for lease in mine if lease.expires_at > now), None)
     if current is not None:
+        current.in_force_read = context.in_force  # saves selectors.assignment_work_get a query
         return current
     for stale in mine:
         with transaction.atomic():
@@ -702,29 +705,17 @@ def _work_context(*, project: Project, annotator: User, now) -> _WorkContext:
     same counts as _gold_due and selectors.graphic_cap_reached."""
     from projects.models import Membership  # lazy: annotation sits below projects
 
-    quote = connection.ops.quote_name
-    memberships, assignments, items = (quote(m._meta.db_table) for m in (Membership, Assignment, Item))
-    gold_sql, gold_params = "NULL, NULL", []
-    if project.gold_rate > 0:
-        mine = f"SELECT COUNT(*) FROM {assignments} a WHERE a.project_id = %s AND a.annotator_id = %s"
-        gold_sql, gold_params = f"({mine}), ({mine} AND a.is_gold)", [project.pk, annotator.pk] * 2
-    graphic_sql, graphic_params = "NULL", []
-    if project.graphic_daily_cap > 0:
-        graphic_sql = (
-            f"(SELECT COUNT(*) FROM {assignments} a JOIN {items} i ON i.id = a.item_id "
-            "WHERE a.annotator_id = %s AND i.is_graphic AND a.leased_at >= %s)"
-        )
+    gold_on, graphic_on = project.gold_rate > 0, project.graphic_daily_cap > 0
+    gold_params = [project.pk, annotator.pk] * 2 if gold_on else []
+    graphic_params = []
+    if graphic_on:
         day_start = graphic_day_start(now)
         if connection.vendor != "postgresql":
             day_start = connection.ops.adapt_datetimefield_value(day_start)
         graphic_params = [annotator.pk, day_start]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT m.id, m.paused_at, m.paused_reason, EXISTS (SELECT 1 FROM {assignments} a "
-            f"WHERE a.annotator_id = %s AND a.project_id = %s AND a.status = %s), {gold_sql}, {graphic_sql}, "
-            f"{in_force_columns_sql('%s')} "
-            f"FROM (SELECT 1 AS one) o LEFT JOIN {memberships} m ON m.project_id = %s AND m.user_id = %s "
-            "AND m.role = %s AND m.is_active",
+            _work_context_sql(connection.vendor, gold_on, graphic_on),
             [
                 *(annotator.pk, project.pk, ACTIVE),
                 *gold_params,
@@ -737,13 +728,42 @@ def _work_context(*, project: Project, annotator: User, now) -> _WorkContext:
     membership_id, paused_at, paused_reason, has_open_lease, total, gold, graphic = row[:7]
     membership = None
     if membership_id is not None:
-        membership = Membership(pk=membership_id, paused_at=paused_at, paused_reason=paused_reason)
+        membership = row_instance(
+            Membership, {"id": membership_id, "paused_at": paused_at, "paused_reason": paused_reason}
+        )
     return _WorkContext(
         membership=membership,
         has_open_lease=bool(has_open_lease),
         in_force=in_force_from_row(project_id=project.pk, row=row[7:]),
         gold_due=project.gold_rate > 0 and gold < math.floor((total + 1) * project.gold_rate),
         graphic_capped=project.graphic_daily_cap > 0 and graphic >= project.graphic_daily_cap,
+    )
+
+
+@functools.cache
+def _work_context_sql(vendor: str, gold_on: bool, graphic_on: bool) -> str:
+    """_work_context's statement, per database vendor and with the gold and graphic counts or not
+    (built once per process: the hot path runs it on every next)."""
+    from projects.models import Membership  # lazy: annotation sits below projects
+
+    quote = connection.ops.quote_name
+    memberships, assignments, items = (quote(m._meta.db_table) for m in (Membership, Assignment, Item))
+    gold_sql = "NULL, NULL"
+    if gold_on:
+        mine = f"SELECT COUNT(*) FROM {assignments} a WHERE a.project_id = %s AND a.annotator_id = %s"
+        gold_sql = f"({mine}), ({mine} AND a.is_gold)"
+    graphic_sql = "NULL"
+    if graphic_on:
+        graphic_sql = (
+            f"(SELECT COUNT(*) FROM {assignments} a JOIN {items} i ON i.id = a.item_id "
+            "WHERE a.annotator_id = %s AND i.is_graphic AND a.leased_at >= %s)"
+        )
+    return (
+        f"SELECT m.id, m.paused_at, m.paused_reason, EXISTS (SELECT 1 FROM {assignments} a "
+        f"WHERE a.annotator_id = %s AND a.project_id = %s AND a.status = %s), {gold_sql}, {graphic_sql}, "
+        f"{in_force_columns_sql('%s')} "
+        f"FROM (SELECT 1 AS one) o LEFT JOIN {memberships} m ON m.project_id = %s AND m.user_id = %s "
+        "AND m.role = %s AND m.is_active"
     )
 
 
@@ -810,39 +830,23 @@ def _open_item_lease(
     no lock is held across round trips. Elsewhere (SQLite): pick, update and insert in one
     transaction, which IMMEDIATE mode serialises.
     """
-    quote = connection.ops.quote_name
-    items, assignments = quote(Item._meta.db_table), quote(Assignment._meta.db_table)
-    content = ", ".join(f"i.{quote(column)}" for column in _ITEM_CONTENT)
     where, params = _open_item_filter_sql(project=project, annotator=annotator, now=now, graphic_capped=graphic_capped)
     expires_at = now + timedelta(minutes=project.lease_minutes)
-    insert_columns = (
-        "project_id, item_id, annotator_id, status, is_gold, leased_at, expires_at, finished_at, skip_reason"
-    )
+    statements = _open_item_lease_sql(connection.vendor, where)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH pick AS (SELECT i.id FROM {items} i WHERE {where} ORDER BY i.priority DESC, i.id LIMIT 1 "
-                "FOR UPDATE OF i SKIP LOCKED), "
-                f"taken AS (UPDATE {items} i SET assigned_count = i.assigned_count + 1 FROM pick "
-                f"WHERE i.id = pick.id RETURNING {content}), "
-                f"lease AS (INSERT INTO {assignments} ({insert_columns}) "
-                "SELECT %s, taken.id, %s, %s, false, %s, %s, NULL, '' FROM taken RETURNING id, item_id) "
-                "SELECT lease.id, taken.* FROM lease JOIN taken ON taken.id = lease.item_id",
-                [*params, project.pk, annotator.pk, ACTIVE, now, expires_at],
-            )
+            cursor.execute(statements[0], [*params, project.pk, annotator.pk, ACTIVE, now, expires_at])
             row = cursor.fetchone()
         else:
+            pick, take, lease = statements
             with transaction.atomic():
-                cursor.execute(
-                    f"SELECT {content} FROM {items} i WHERE {where} ORDER BY i.priority DESC, i.id LIMIT 1", params
-                )
+                cursor.execute(pick, params)
                 picked = cursor.fetchone()
                 if picked is None:
                     return None
-                cursor.execute(f"UPDATE {items} SET assigned_count = assigned_count + 1 WHERE id = %s", [picked[0]])
+                cursor.execute(take, [picked[0]])
                 cursor.execute(
-                    f"INSERT INTO {assignments} ({insert_columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, '') "
-                    "RETURNING id",
+                    lease,
                     [
                         project.pk,
                         picked[0],
@@ -860,23 +864,52 @@ def _open_item_lease(
     metadata = values["metadata"]
     values["metadata"] = orjson.loads(metadata) if isinstance(metadata, (str, bytes)) else metadata
     values["is_graphic"] = bool(values["is_graphic"])
-    item = Item.from_db(connection.alias, list(_ITEM_CONTENT), list(values.values()))
-    assignment = Assignment(
-        pk=row[0],
-        project_id=project.pk,
-        item_id=item.pk,
-        annotator_id=annotator.pk,
-        status=ACTIVE,
-        is_gold=False,
-        leased_at=now,
-        expires_at=expires_at,
-        finished_at=None,
-        skip_reason="",
+    item = row_instance(Item, values)
+    assignment = row_instance(
+        Assignment,
+        {
+            "id": row[0],
+            "project_id": project.pk,
+            "item_id": item.pk,
+            "annotator_id": annotator.pk,
+            "status": ACTIVE,
+            "is_gold": False,
+            "leased_at": now,
+            "expires_at": expires_at,
+            "finished_at": None,
+            "skip_reason": "",
+        },
     )
-    assignment._state.adding = False
-    assignment._state.db = connection.alias
     assignment.item = item
     return assignment
+
+
+@functools.cache
+def _open_item_lease_sql(vendor: str, where: str) -> tuple[str, ...]:
+    """_open_item_lease's statements for the pick's WHERE clause `where`, per database vendor (built
+    once per process and shape: the hot path runs them on every next). PostgreSQL: one statement;
+    elsewhere: the pick, the slot's update and the insert."""
+    quote = connection.ops.quote_name
+    items, assignments = quote(Item._meta.db_table), quote(Assignment._meta.db_table)
+    content = ", ".join(f"i.{quote(column)}" for column in _ITEM_CONTENT)
+    insert_columns = (
+        "project_id, item_id, annotator_id, status, is_gold, leased_at, expires_at, finished_at, skip_reason"
+    )
+    if vendor == "postgresql":
+        return (
+            f"WITH pick AS (SELECT i.id FROM {items} i WHERE {where} ORDER BY i.priority DESC, i.id LIMIT 1 "
+            "FOR UPDATE OF i SKIP LOCKED), "
+            f"taken AS (UPDATE {items} i SET assigned_count = i.assigned_count + 1 FROM pick "
+            f"WHERE i.id = pick.id RETURNING {content}), "
+            f"lease AS (INSERT INTO {assignments} ({insert_columns}) "
+            "SELECT %s, taken.id, %s, %s, false, %s, %s, NULL, '' FROM taken RETURNING id, item_id) "
+            "SELECT lease.id, taken.* FROM lease JOIN taken ON taken.id = lease.item_id",
+        )
+    return (
+        f"SELECT {content} FROM {items} i WHERE {where} ORDER BY i.priority DESC, i.id LIMIT 1",
+        f"UPDATE {items} SET assigned_count = assigned_count + 1 WHERE id = %s",
+        f"INSERT INTO {assignments} ({insert_columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, '') RETURNING id",
+    )
 
 
 def _gold_due(*, project: Project, annotator: User) -> bool:
@@ -1074,31 +1107,18 @@ def _submit_state_locked(*, assignment_id: int) -> dict[str, Any]:
     in force. PostgreSQL locks the two rows; SQLite's IMMEDIATE transaction holds the database."""
     from projects.models import Project  # lazy: annotation sits below projects
 
-    quote = connection.ops.quote_name
-    assignments, items, annotations, projects = (
-        quote(model._meta.db_table) for model in (Assignment, Item, Annotation, Project)
-    )
-    lock = " FOR UPDATE OF a, i" if connection.features.has_select_for_update_of else ""
-    item_columns = ", ".join(f"i.{quote(column)}" for column in _SUBMIT_ITEM)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.annotator_id, a.status, a.project_id, p.name, p.dynamic_overlap_threshold, p.max_overlap, "
-            f"(SELECT n.id FROM {annotations} n WHERE n.assignment_id = a.id), {item_columns}, "
-            f"{in_force_columns_sql('a.project_id')} "
-            f"FROM {assignments} a JOIN {items} i ON i.id = a.item_id JOIN {projects} p ON p.id = a.project_id "
-            f"WHERE a.id = %s{lock}",
-            [assignment_id],
-        )
+        cursor.execute(_submit_state_sql(connection.vendor), [assignment_id])
         row = cursor.fetchone()
     if row is None:
         raise Assignment.DoesNotExist(f"assignment {assignment_id} does not exist")
     annotator_id, status, project_id, name, threshold, max_overlap, annotation_id = row[:7]
-    item_values = list(row[7 : 7 + len(_SUBMIT_ITEM)])
-    item_values[3] = bool(item_values[3])  # is_gold: SQLite answers 0/1
-    item = Item(**dict(zip(_SUBMIT_ITEM, item_values, strict=True)))
-    item._state.adding, item._state.db = False, connection.alias
-    project = Project(pk=project_id, name=name, dynamic_overlap_threshold=threshold, max_overlap=max_overlap)
-    project._state.adding, project._state.db = False, connection.alias
+    item_values = dict(zip(_SUBMIT_ITEM, row[7 : 7 + len(_SUBMIT_ITEM)], strict=True))
+    item_values["is_gold"] = bool(item_values["is_gold"])  # SQLite answers 0/1
+    item = row_instance(Item, item_values)
+    project = row_instance(
+        Project, {"id": project_id, "name": name, "dynamic_overlap_threshold": threshold, "max_overlap": max_overlap}
+    )
     return {
         "annotator_id": annotator_id,
         "status": status,
@@ -1109,15 +1129,29 @@ def _submit_state_locked(*, assignment_id: int) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _submit_state_sql(vendor: str) -> str:
+    """_submit_state_locked's statement, per database vendor (built once per process)."""
+    from projects.models import Project  # lazy: annotation sits below projects
+
+    quote = connection.ops.quote_name
+    assignments, items, annotations, projects = (
+        quote(model._meta.db_table) for model in (Assignment, Item, Annotation, Project)
+    )
+    lock = " FOR UPDATE OF a, i" if connection.features.has_select_for_update_of else ""
+    item_columns = ", ".join(f"i.{quote(column)}" for column in _SUBMIT_ITEM)
+    return (
+        f"SELECT a.annotator_id, a.status, a.project_id, p.name, p.dynamic_overlap_threshold, p.max_overlap, "
+        f"(SELECT n.id FROM {annotations} n WHERE n.assignment_id = a.id), {item_columns}, "
+        f"{in_force_columns_sql('a.project_id')} "
+        f"FROM {assignments} a JOIN {items} i ON i.id = a.item_id JOIN {projects} p ON p.id = a.project_id "
+        f"WHERE a.id = %s{lock}"
+    )
+
+
 def _submit_write(*, annotation: Annotation, item: Item, now) -> int:
     """Insert the annotation, close the assignment and store the item's counters; the new id.
     (The caller holds the assignment and item locks.)"""
-    quote = connection.ops.quote_name
-    annotations, assignments, items = (quote(model._meta.db_table) for model in (Annotation, Assignment, Item))
-    columns = (
-        "assignment_id, project_id, item_id, annotator_id, labels, schema_version_id, guideline_id, "
-        "time_spent_ms, comment, submitted_at"
-    )
     postgres = connection.vendor == "postgresql"
     stamp = now if postgres else connection.ops.adapt_datetimefield_value(now)
     values = [
@@ -1132,26 +1166,43 @@ def _submit_write(*, annotation: Annotation, item: Item, now) -> int:
         annotation.comment,
         stamp,
     ]
-    insert = f"INSERT INTO {annotations} ({columns}) VALUES (%s, %s, %s, %s, %s{'::jsonb' if postgres else ''}, %s, %s, %s, %s, %s)"
-    close = f"UPDATE {assignments} SET status = %s, finished_at = %s WHERE id = %s"
     close_params = [Assignment.Status.SUBMITTED, stamp, annotation.assignment_id]
-    count = f"UPDATE {items} SET assigned_count = %s, annotations_done = %s, required_annotations = %s WHERE id = %s"
-    count_params = [item.assigned_count, item.annotations_done, item.required_annotations, item.pk]
+    count_params = (
+        [] if item.is_gold else [item.assigned_count, item.annotations_done, item.required_annotations, item.pk]
+    )
+    statements = _submit_write_sql(connection.vendor, item.is_gold)
     with connection.cursor() as cursor:
         if postgres:
-            # One round trip: the updates run as data-modifying CTEs of the insert's statement.
-            counted = f", counted AS ({count} RETURNING 1)" if not item.is_gold else ""
-            cursor.execute(
-                f"WITH closed AS ({close} RETURNING 1){counted}, made AS ({insert} RETURNING id) SELECT id FROM made",
-                [*close_params, *(count_params if not item.is_gold else []), *values],
-            )
+            cursor.execute(statements[0], [*close_params, *count_params, *values])
             return cursor.fetchone()[0]
-        cursor.execute(insert + " RETURNING id", values)
+        insert, close, *count = statements
+        cursor.execute(insert, values)
         annotation_id = cursor.fetchone()[0]
         cursor.execute(close, close_params)
-        if not item.is_gold:
-            cursor.execute(count, count_params)
+        if count:
+            cursor.execute(count[0], count_params)
         return annotation_id
+
+
+@functools.cache
+def _submit_write_sql(vendor: str, is_gold: bool) -> tuple[str, ...]:
+    """_submit_write's statements, per database vendor and kind of item (built once per process).
+    PostgreSQL: one statement, the updates as data-modifying CTEs of the insert's statement (one
+    round trip); elsewhere: the insert, the assignment's update and (regular items) the item's."""
+    quote = connection.ops.quote_name
+    annotations, assignments, items = (quote(model._meta.db_table) for model in (Annotation, Assignment, Item))
+    columns = (
+        "assignment_id, project_id, item_id, annotator_id, labels, schema_version_id, guideline_id, "
+        "time_spent_ms, comment, submitted_at"
+    )
+    postgres = vendor == "postgresql"
+    insert = f"INSERT INTO {annotations} ({columns}) VALUES (%s, %s, %s, %s, %s{'::jsonb' if postgres else ''}, %s, %s, %s, %s, %s)"
+    close = f"UPDATE {assignments} SET status = %s, finished_at = %s WHERE id = %s"
+    count = f"UPDATE {items} SET assigned_count = %s, annotations_done = %s, required_annotations = %s WHERE id = %s"
+    if postgres:
+        counted = "" if is_gold else f", counted AS ({count} RETURNING 1)"
+        return (f"WITH closed AS ({close} RETURNING 1){counted}, made AS ({insert} RETURNING id) SELECT id FROM made",)
+    return (insert + " RETURNING id", close) if is_gold else (insert + " RETURNING id", close, count)
 
 
 def _overlap_after(*, item: Item, project: Project, pending: list[str]) -> int:

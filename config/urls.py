@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from annotation.api.lean import lean_urlpatterns
 from config.api import router
 
 api_patterns = [
@@ -17,6 +18,9 @@ handler404 = "config.exceptions.page_not_found"
 handler500 = "config.exceptions.server_error"
 
 urlpatterns = [
+    # First, so the annotators' work loop is resolved in one step: next and submit without DRF's
+    # per-request machinery when they can be; anything else falls back to the router's views.
+    path("api/v1/", include(lean_urlpatterns(router))),
     path("", include("accounts.urls")),
     path("projects/", include("projects.urls")),
     path("annotate/", include("annotation.urls")),

@@ -76,6 +76,47 @@ _LABEL_KEY = re.compile(LABEL_KEY_RE.replace("$", r"\Z"))
 _PLAIN_INPUT = {"next": _plain_next, "submit": _plain_submit}
 
 
+# What next and submit do once their input is parsed: shared by the viewset's actions and the lean
+# views in front of them (annotation.api.lean), so both answer alike.
+
+
+def work_next(*, user: Any, project_id: int) -> Assignment | None:
+    """`user`'s next assignment in the project `project_id` (None: no work left for them)."""
+    # The project by its id alone, and the service's role check decides; only a refusal pays
+    # for the visibility check, which makes a project you may not see a 404, not a 403.
+    project = selectors.work_project_get(project_id=project_id)
+    if project is None:
+        raise NotFound("No such project among yours.")
+    try:
+        return services.assignment_next(project=project, annotator=user)
+    except NotAllowed:
+        if not policies.can_view_project(user, project):
+            raise NotFound("No such project among yours.") from None
+        raise
+
+
+def work_assignment_id(pk: str | None) -> int:
+    """The assignment id of a submit URL; NotFound for one that no row can have."""
+    assignment_id = int(pk) if pk and pk.isascii() and pk.isdigit() else 0
+    if not 0 < assignment_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
+        raise NotFound("No such assignment among yours.")
+    return assignment_id
+
+
+def work_submit(*, user: Any, assignment_id: int, fields: dict[str, Any]) -> Annotation:
+    """Submit `fields` (labels, time_spent_ms, comment) for `user`'s assignment; the annotation,
+    with the item's external id and batch as the annotation list annotates them."""
+    # No get_object(): the service locks and reads the assignment itself, and refuses anybody
+    # else's; a refusal is a 404 here, as get_object would answer (your own assignments only).
+    try:
+        annotation = services.annotation_submit(assignment=Assignment(pk=assignment_id), actor=user, **fields)
+    except (Assignment.DoesNotExist, NotAllowed):
+        raise NotFound("No such assignment among yours.") from None
+    # What annotation_list annotates, from the item the service loaded (no query on this hot path).
+    annotation.external_id, annotation.batch_id = annotation.item.external_id, annotation.item.batch_id
+    return annotation
+
+
 @extend_schema(tags=["annotation"])
 class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """The caller's work: take the next item of a project, then submit, skip or flag it. Everyone
@@ -118,17 +159,7 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servic
     def next(self, request: Request) -> Response:
         """Your next item in a project, with its lease: your open lease if you have one, else the
         highest-priority item with an open slot that you have not worked on. 204 when none is left."""
-        # The project by its id alone, and the service's role check decides; only a refusal pays
-        # for the visibility check, which makes a project you may not see a 404, not a 403.
-        project = selectors.work_project_get(project_id=self._input(request)["project"])
-        if project is None:
-            raise NotFound("No such project among yours.")
-        try:
-            assignment = services.assignment_next(project=project, annotator=request.user)
-        except NotAllowed:
-            if not policies.can_view_project(request.user, project):
-                raise NotFound("No such project among yours.") from None
-            raise
+        assignment = work_next(user=request.user, project_id=self._input(request)["project"])
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(work_data(selectors.assignment_work_get(assignment=assignment)))
@@ -137,21 +168,9 @@ class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Servic
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str | None = None) -> Response:
         """Submit your labels. Submitting again returns the stored annotation unchanged."""
-        # No get_object(): the service locks and reads the assignment itself, and refuses anybody
-        # else's; a refusal is a 404 here, as get_object would answer (your own assignments only).
-        assignment_id = int(pk) if pk and pk.isascii() and pk.isdigit() else 0
-        if not 0 < assignment_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
-            raise NotFound("No such assignment among yours.")
+        assignment_id = work_assignment_id(pk)
         fields = self._input(request)
-        try:
-            annotation = services.annotation_submit(
-                assignment=Assignment(pk=assignment_id), actor=request.user, **fields
-            )
-        except (Assignment.DoesNotExist, NotAllowed):
-            raise NotFound("No such assignment among yours.") from None
-        # What annotation_list annotates, from the item the service loaded (no query on this hot path).
-        annotation.external_id, annotation.batch_id = annotation.item.external_id, annotation.item.batch_id
-        return Response(annotation_data(annotation))
+        return Response(annotation_data(work_submit(user=request.user, assignment_id=assignment_id, fields=fields)))
 
     @extend_schema(request=AssignmentSkipSerializer, responses={200: AssignmentSerializer})
     @action(detail=True, methods=["post"])

@@ -1,0 +1,152 @@
+"""The annotators' work loop without DRF's per-request machinery.
+
+POST /api/v1/assignments/next/ and POST /api/v1/assignments/{id}/submit/ are nearly all of the
+API's traffic, and for each of them DRF's request wrapping, content negotiation, authenticator
+and permission objects and response rendering cost about as much Python as the work itself
+(bench/README.md, throughput). These plain Django views are routed in front of the viewset's
+two actions (config/urls.py) and answer the usual request themselves: authenticated by an API
+token that is good, a JSON body of the usual shape, nothing to negotiate. They run the same code
+as the actions (views.work_next / work_submit, the services, the direct response builders) and
+answer the same status, headers and body, through the same middleware.
+
+Everything else goes to the viewset's action itself, which answers as it always did: another
+method, no token (session authentication and its CSRF check stay DRF's), a token that fails,
+another content type, an Accept header or query string that asks for something, a body the plain
+parsers do not take, and every refusal of the work (a domain error, not found, not allowed). A
+refused next or submit changed nothing (the service refuses before it writes, or its transaction
+rolls back), so the action runs it again and answers the refusal in DRF's words. An unexpected
+error (the database's) propagates to Django's 500 handler, as it does through DRF.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, re_path
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.routers import BaseRouter
+
+from annotation import selectors
+from annotation.api.serializers import annotation_data, work_data
+from annotation.api.views import _plain_next, _plain_submit, work_assignment_id, work_next, work_submit
+from config.authentication import CachedTokenAuthentication
+from config.errors import QuorumError
+
+# The Accept headers for which DRF's negotiation picks the JSON renderer with no parameters.
+_ACCEPTS_JSON = frozenset(["*/*", "application/json"])
+_MAX_BODY = 16_384  # bytes: the work loop's bodies are far smaller; larger ones take DRF's way
+# What makes the work refuse: the action answers these (after running the work again).
+_REFUSALS = (exceptions.APIException, QuorumError, DjangoValidationError, ObjectDoesNotExist, Http404, PermissionDenied)
+_authentication = CachedTokenAuthentication()
+_parser = JSONParser()
+_renderer = JSONRenderer()
+
+
+def _user(request: HttpRequest) -> Any | None:
+    """The user of a request that authenticates with a good API token, as DRF's first
+    authenticator finds it; None for anything else (DRF's way then decides)."""
+    if "HTTP_AUTHORIZATION" not in request.META:
+        return None
+    try:
+        found = _authentication.authenticate(request)
+    except exceptions.APIException:
+        return None
+    if found is None:
+        return None
+    request.user, request.auth = found  # as DRF sets them on the request it wraps
+    return found[0]
+
+
+def _body(request: HttpRequest) -> Any | None:
+    """The JSON body, parsed as DRF's JSONParser parses it, of a plain POST whose answer is JSON
+    (no query string, an Accept header that DRF answers with JSON as is); else None."""
+    meta = request.META
+    if (
+        meta.get("CONTENT_TYPE") != "application/json"
+        or meta.get("QUERY_STRING")
+        or meta.get("HTTP_ACCEPT", "*/*") not in _ACCEPTS_JSON
+    ):
+        return None
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= _MAX_BODY:
+        return None
+    try:
+        # From request.body, which keeps the bytes: DRF reads them again if it must answer.
+        return _parser.parse(io.BytesIO(request.body))
+    except exceptions.ParseError:
+        return None
+
+
+def _json(data: Any, code: int = 200) -> HttpResponse:
+    """The response DRF's Response would be after rendering with the JSON renderer."""
+    response = HttpResponse(_renderer.render(data), status=code, content_type="application/json")
+    _headers(response)
+    return response
+
+
+def _headers(response: HttpResponse) -> None:
+    # APIView.default_response_headers of the actions: allowed methods, and Vary on Accept (the
+    # view has more than one renderer).
+    response["Allow"] = "POST, OPTIONS"
+    response["Vary"] = "Accept"
+
+
+def _no_content() -> HttpResponse:
+    response = HttpResponse(status=204)
+    del response["Content-Type"]  # as DRF's Response drops it for an empty body
+    _headers(response)
+    return response
+
+
+def lean_urlpatterns(router: BaseRouter) -> list[URLPattern]:
+    """URL patterns for next and submit (to include under /api/v1/ ahead of the router's), each
+    falling back to the router's own view for that action."""
+    fallback = {
+        pattern.name: pattern.callback
+        for pattern in router.urls
+        if pattern.name in ("assignment-next", "assignment-submit") and "format" not in pattern.pattern.regex.groupindex
+    }
+    next_fallback, submit_fallback = fallback["assignment-next"], fallback["assignment-submit"]
+
+    @csrf_exempt  # as the viewset (DRF checks CSRF for session authentication, which falls back)
+    def assignment_next(request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and (user := _user(request)) is not None:
+            fields = _plain_next(_body(request))
+            if fields is not None:
+                try:
+                    assignment = work_next(user=user, project_id=fields["project"])
+                except _REFUSALS:
+                    pass
+                else:
+                    if assignment is None:
+                        return _no_content()
+                    return _json(work_data(selectors.assignment_work_get(assignment=assignment)))
+        return next_fallback(request)
+
+    @csrf_exempt
+    def assignment_submit(request: HttpRequest, pk: str) -> HttpResponse:
+        if request.method == "POST" and (user := _user(request)) is not None:
+            fields = _plain_submit(_body(request))
+            if fields is not None:
+                try:
+                    annotation = work_submit(user=user, assignment_id=work_assignment_id(pk), fields=fields)
+                except _REFUSALS:
+                    pass
+                else:
+                    return _json(annotation_data(annotation))
+        return submit_fallback(request, pk=pk)
+
+    return [
+        re_path(r"^assignments/next/$", assignment_next),
+        re_path(r"^assignments/(?P<pk>[0-9]+)/submit/$", assignment_submit),
+    ]
