@@ -198,8 +198,14 @@ class Assignment(models.Model):
         EXPIRED = "expired", "Expired"
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="assignments")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    # No single-column indexes of their own on item and annotator: the unique (item, annotator)
+    # and (item, status) indexes lead with item, (annotator, project, status) with annotator, and
+    # serve every look-up by either; each index costs every lease two entries (the insert, and
+    # the status update, which is not a HOT update as status is indexed).
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     is_gold = models.BooleanField(default=False)
     leased_at = models.DateTimeField(auto_now_add=True)
@@ -228,9 +234,16 @@ class Annotation(models.Model):
     """A submitted judgement. Immutable once written; corrections are new reviews, not edits."""
 
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="annotation")
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="annotations")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    # No single-column indexes of their own on project, item and annotator: (project,
+    # submitted_at), the unique (item, annotator) and (annotator, submitted_at) lead with them and
+    # serve every look-up by each (an index is an entry per annotation written).
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations", db_index=False)
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations", db_index=False
+    )
     labels = models.JSONField(help_text="The chosen label keys (one for single-choice schemas).")
     schema_version = models.ForeignKey(LabelSchemaVersion, on_delete=models.PROTECT, related_name="annotations")
     guideline = models.ForeignKey(

@@ -304,3 +304,34 @@ def test_work_context_counts_agree_with_the_engine_selectors(live, annotator, go
     assert context.gold_due == _gold_due(project=live, annotator=annotator)
     assert context.graphic_capped == selectors.graphic_cap_reached(project=live, annotator=annotator, now=now)
     assert context.has_open_lease and context.membership is not None
+
+
+def test_row_instance_maps_columns_by_name_and_defers_the_rest(live, django_assert_num_queries):
+    from annotation.models import Guideline
+
+    guideline = live.guidelines.get()
+    with django_assert_num_queries(0):
+        made = selectors.row_instance(Guideline, {"version": 7, "project_id": live.pk, "id": guideline.pk})
+    assert (made.pk, made.version, made.project_id) == (guideline.pk, 7, live.pk)
+    assert not made._state.adding and made.get_deferred_fields() == {"body", "note", "created_by_id", "created_at"}
+    with django_assert_num_queries(1):  # a deferred column loads on first use, as the ORM's rows do
+        assert made.body == guideline.body
+
+
+@pytest.mark.django_db
+def test_every_foreign_key_of_the_hot_tables_leads_an_index():
+    """The single-column indexes of Assignment's and Annotation's foreign keys were dropped where
+    another index leads with the same column (an index costs every cycle its entries); each
+    key must still lead one, so look-ups and cascades by it stay indexed."""
+    from django.db import connection
+
+    for model in (Assignment, Annotation):
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        leading = [c["columns"][0] for c in constraints.values() if (c["index"] or c["unique"]) and c["columns"]]
+        singles = [c["columns"] for c in constraints.values() if c["index"] and len(c["columns"]) == 1]
+        for field in model._meta.concrete_fields:
+            if field.is_relation:
+                assert field.column in leading, f"{model.__name__}.{field.name}"
+        for column in ("item_id", "annotator_id"):
+            assert [column] not in singles, f"{model.__name__}: {column} has an index of its own again"
