@@ -210,14 +210,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _cpu_seconds(pids: list[int]) -> float:
+def _cpu_seconds(pids: list[int], *, system_only: bool = False) -> float:
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
+        total += int(fields[12]) if system_only else int(fields[11]) + int(fields[12])  # utime, stime
     return total / CLOCK_TICKS
 
 
@@ -234,8 +234,10 @@ def _postgres_cpu() -> dict[int, float]:
 
 
 def _cpu_snapshot(server: subprocess.Popen) -> dict:
+    pids = [server.pid, *_children(server.pid)]
     return {
-        "server": _cpu_seconds([server.pid, *_children(server.pid)]),
+        "server": _cpu_seconds(pids),
+        "server_system": _cpu_seconds(pids, system_only=True),
         "client": sum(os.times()[:2]),
         "postgres": _postgres_cpu(),
     }
@@ -248,6 +250,7 @@ def _cpu_cores(before: dict, after: dict, wall: float) -> dict[str, float]:
     return {
         "client": (after["client"] - before["client"]) / wall,
         "server": (after["server"] - before["server"]) / wall,
+        "server_system": (after["server_system"] - before["server_system"]) / wall,
         "postgres": postgres / wall,
     }
 
@@ -395,6 +398,10 @@ def run(args: argparse.Namespace) -> dict:
 
 def _print(result: dict) -> None:
     n, s, cpu, v = result["next_ms"], result["submit_ms"], result["cpu_cores"], result["verify"]
+
+    def per_cycle(part: str) -> float:
+        return cpu[part] / result["cycles_per_s"] * 1000 if result["cycles_per_s"] else float("nan")
+
     print(
         f"{result['db']}: {result['server']}; {result['annotators']} annotators for {result['wall_s']:.0f} s\n"
         f"  {result['cycles']:,} cycles, {result['cycles_per_s']:.0f} cycles/s"
@@ -402,7 +409,10 @@ def _print(result: dict) -> None:
         f"  next   p50 {n['p50']:.1f} ms  p95 {n['p95']:.1f} ms  p99 {n['p99']:.1f} ms\n"
         f"  submit p50 {s['p50']:.1f} ms  p95 {s['p95']:.1f} ms  p99 {s['p99']:.1f} ms\n"
         f"  errors: {sum(result['errors'].values())} {result['errors'] or ''}\n"
-        f"  CPU (cores busy): client {cpu['client']:.2f}, server {cpu['server']:.2f}, postgres {cpu['postgres']:.2f}\n"
+        f"  CPU (cores busy): client {cpu['client']:.2f}, server {cpu['server']:.2f} "
+        f"(of it system {cpu['server_system']:.2f}), postgres {cpu['postgres']:.2f}\n"
+        f"  CPU per cycle: server {per_cycle('server'):.2f} ms, postgres {per_cycle('postgres'):.2f} ms, "
+        f"client {per_cycle('client'):.2f} ms; load average at the end {os.getloadavg()[0]:.2f}\n"
         f"  database: {v['annotations']:,} annotations, {v['items_completed']:,} items completed; "
         f"over-assigned items {v['over_assigned_items'] + v['over_annotated_items']}, "
         f"duplicate annotations {v['duplicate_annotations']}, counter mismatches {v['counter_mismatches']}, "
