@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import orjson
+import psycopg
 from django.db import connection
 from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
@@ -296,7 +297,7 @@ def _packed_rows(annotations: QuerySet[Annotation], *, space: LabelSpace) -> Ite
     )
     connection.ensure_connection()
     raw = connection.connection
-    with raw.cursor() as client:  # Django's cursors bind parameters on the client
+    with psycopg.ClientCursor(raw) as client:  # binds on the client, whatever Django's cursors do
         statement = client.mogrify(packed, params)
     # A named (server-side) cursor, fetched a few blocks per round trip: between fetches the
     # connection is free, so the caller may write progress on it (a streamed query would hold it
