@@ -52,15 +52,6 @@ def _as(api_client, user):
     return api_client
 
 
-@pytest.fixture
-def live(project):
-    """The shared project (schema, guideline v1, `annotator`, `reviewer`) in production, gold off."""
-    project.phase = "production"
-    project.gold_rate = 0
-    project.save()
-    return project
-
-
 def _items(project, count, **fields):
     batch = fields.pop("batch", None) or BatchFactory(project=project)
     return [ItemFactory(batch=batch, **fields) for _ in range(count)]

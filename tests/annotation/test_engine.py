@@ -19,15 +19,6 @@ pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def live(project):
-    """The shared project, in production, with gold off unless a test turns it on."""
-    project.phase = "production"
-    project.gold_rate = 0
-    project.save()
-    return project
-
-
 def _people(project, count, **fields):
     people = []
     for index in range(count):

@@ -20,24 +20,11 @@ from tests.annotation.factories import BatchFactory, ItemFactory, schema_with_la
 
 NEXT = "/api/v1/assignments/next/"
 
+pytestmark = pytest.mark.usefixtures("fresh_token_memory")
+
 
 def _submit_url(assignment_id: int) -> str:
     return f"/api/v1/assignments/{assignment_id}/submit/"
-
-
-@pytest.fixture
-def live(project):
-    project.phase = "production"
-    project.gold_rate = 0
-    project.save()
-    return project
-
-
-@pytest.fixture(autouse=True)
-def _fresh_token_memory():
-    authentication.token_cache_clear()
-    yield
-    authentication.token_cache_clear()
 
 
 def _token_client(user: User) -> APIClient:

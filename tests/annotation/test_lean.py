@@ -17,33 +17,17 @@ from annotation import services
 from annotation.api import lean
 from annotation.api.views import AssignmentViewSet
 from annotation.models import Annotation, Assignment, Item
-from config import authentication
 from projects.models import Membership
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, ItemFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_token_memory")]
 
 NEXT = "/api/v1/assignments/next/"
 
 
 def _submit_url(assignment_id: int | str) -> str:
     return f"/api/v1/assignments/{assignment_id}/submit/"
-
-
-@pytest.fixture
-def live(project):
-    project.phase = "production"
-    project.gold_rate = 0
-    project.save()
-    return project
-
-
-@pytest.fixture(autouse=True)
-def _fresh_token_memory():
-    authentication.token_cache_clear()
-    yield
-    authentication.token_cache_clear()
 
 
 @pytest.fixture

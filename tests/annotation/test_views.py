@@ -79,15 +79,6 @@ HOSTILE_TEXT = "<script>alert(1)</script>\n    indented & kept"
 HOSTILE_HTML = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture
-def live(project):
-    """The shared project in production, gold off unless a test turns it on."""
-    project.phase = Project.Phase.PRODUCTION
-    project.gold_rate = 0
-    project.save()
-    return project
-
-
 def _item(project, **fields):
     return ItemFactory(batch=BatchFactory(project=project), **fields)
 
