@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -175,6 +176,8 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen:
         args.worker_class,
         "--threads",
         str(args.threads),
+        "--worker-connections",
+        str(_worker_connections(args)),
         "--keep-alive",
         "75",
         "--backlog",
@@ -186,6 +189,11 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen:
         command += ["--config", str(HERE / "gunicorn_profile.py")]
         env["QUORUM_PROFILE_DIR"] = args.profile_dir
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def _worker_connections(args: argparse.Namespace) -> int:
+    """gunicorn's per-worker connection cap: as given, else each worker's share of the clients."""
+    return args.worker_connections or -(-args.annotators // args.workers)
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -258,6 +266,16 @@ def _cpu_cores(before: dict, after: dict, wall: float) -> dict[str, float]:
 # --- The client ---------------------------------------------------------------------------------
 
 
+class _Connection(http.client.HTTPConnection):
+    """A keep-alive connection that counts how often it (re)connected."""
+
+    connects = 0
+
+    def connect(self) -> None:
+        self.connects += 1
+        super().connect()
+
+
 class Annotator(threading.Thread):
     def __init__(self, token: str, project: int, port: int, start_at: threading.Event, stop_at: list[float]):
         super().__init__(daemon=True)
@@ -272,7 +290,7 @@ class Annotator(threading.Thread):
         self.cycles = 0
         self.no_work = False
         self.rng = random.Random(token)
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.connection = _Connection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         self.next_body = json.dumps({"project": project}).encode()
 
@@ -340,6 +358,21 @@ def _wait_until_up(port: int, token: str, server: subprocess.Popen) -> None:
     raise RuntimeError("gunicorn did not answer within 20 s")
 
 
+def _connection_spread(port: int) -> list[int]:
+    """How many of the clients' connections each gunicorn worker holds (from `ss`), largest first."""
+    try:
+        out = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        for pid in re.findall(r"pid=(\d+)", line)[:1]:
+            counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
 def _percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -367,6 +400,8 @@ def run(args: argparse.Namespace) -> dict:
         began = time.perf_counter()
         stop_at[0] = float("inf") if args.until_done else began + args.duration
         go.set()
+        time.sleep(min(5.0, args.duration / 2))
+        spread = _connection_spread(args.port)
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - began
@@ -382,7 +417,8 @@ def run(args: argparse.Namespace) -> dict:
     cycles = sum(t.cycles for t in threads)
     return {
         "db": args.db,
-        "server": f"gunicorn {args.worker_class}, {args.workers} workers x {args.threads} threads",
+        "server": f"gunicorn {args.worker_class}, {args.workers} workers x {args.threads} threads, "
+        f"at most {_worker_connections(args)} connections each",
         "annotators": args.annotators,
         "wall_s": wall,
         "cycles": cycles,
@@ -390,6 +426,8 @@ def run(args: argparse.Namespace) -> dict:
         "next_ms": {p: _percentile(next_ms, q) for p, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
         "submit_ms": {p: _percentile(submit_ms, q) for p, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
         "errors": errors,
+        "connections_per_worker": spread,
+        "reconnects": sum(t.connection.connects for t in threads) - len(threads),
         "ran_out_of_work": any(t.no_work for t in threads),
         "cpu_cores": _cpu_cores(before, after, wall),
         "verify": _phase(args, "verify"),
@@ -409,6 +447,7 @@ def _print(result: dict) -> None:
         f"  next   p50 {n['p50']:.1f} ms  p95 {n['p95']:.1f} ms  p99 {n['p99']:.1f} ms\n"
         f"  submit p50 {s['p50']:.1f} ms  p95 {s['p95']:.1f} ms  p99 {s['p99']:.1f} ms\n"
         f"  errors: {sum(result['errors'].values())} {result['errors'] or ''}\n"
+        f"  connections per worker {result['connections_per_worker']}, reconnects {result['reconnects']}\n"
         f"  CPU (cores busy): client {cpu['client']:.2f}, server {cpu['server']:.2f} "
         f"(of it system {cpu['server_system']:.2f}), postgres {cpu['postgres']:.2f}\n"
         f"  CPU per cycle: server {per_cycle('server'):.2f} ms, postgres {per_cycle('postgres'):.2f} ms, "
@@ -448,6 +487,13 @@ def main() -> None:
     # against 129 for 2 x 2 and 123 for 3 x 4 (2026-11-22, PostgreSQL, shared machine).
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        default=0,
+        help="gunicorn's cap on one worker's connections (kept-alive connections stay with the worker that accepted "
+        "them); default: each worker's share of the annotators; 1000 is gunicorn's own default",
+    )
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--db-name", default=DB_NAME, help="the database (or /tmp/NAME.sqlite3 file) to make")

@@ -130,6 +130,12 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 600))}
+    if env_bool("DJANGO_DB_PREPARED_STATEMENTS", True) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Server-side binding, and psycopg prepares a statement on its second run on a connection:
+        # PostgreSQL then skips planning the hot path's statements, which took longer to plan than
+        # to run (bench/README.md, throughput). Off (0) behind a pooler without prepared-statement
+        # support (PgBouncer in transaction mode before 1.21).
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
 else:
     DATABASES = {
         "default": {

@@ -24,7 +24,8 @@ def _settings_dump(**env: str) -> dict[str, str]:
     code = (
         "import django, json; django.setup(); from django.conf import settings as s; "
         "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'eager': s.CELERY_TASK_ALWAYS_EAGER, "
-        "'broker': s.CELERY_BROKER_URL, 'cache': s.CACHES['default']['BACKEND'], 'debug': s.DEBUG}))"
+        "'broker': s.CELERY_BROKER_URL, 'cache': s.CACHES['default']['BACKEND'], 'debug': s.DEBUG, "
+        "'options': s.DATABASES['default'].get('OPTIONS', {})}, default=str))"
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))}
     out = subprocess.run(
@@ -49,6 +50,7 @@ def test_embedded_default_is_sqlite_with_eager_tasks():
         "broker": "memory://localhost/",
         "cache": "django.core.cache.backends.locmem.LocMemCache",
         "debug": True,
+        "options": {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": dump["options"]["init_command"]},
     }
 
 
@@ -59,6 +61,40 @@ def test_database_and_redis_urls_switch_to_postgres_and_broker():
     assert dump["engine"] == "django.db.backends.postgresql"
     assert dump["eager"] is False and dump["broker"] == "redis://cache.internal:6379/0"
     assert dump["cache"] == "django.core.cache.backends.redis.RedisCache"
+    # Prepared statements by default on PostgreSQL (server-side binding; psycopg prepares on a
+    # statement's second run), off for a pooler that cannot keep them.
+    assert dump["options"] == {"server_side_binding": True, "prepare_threshold": 2}
+    off = _settings_dump(DATABASE_URL="postgres://u@db.internal:5432/quorum", DJANGO_DB_PREPARED_STATEMENTS="0")
+    assert off["options"] == {}
+
+
+def test_gunicorn_conf_runs_threaded_workers_from_the_environment():
+    code = (
+        "import json, runpy; c = runpy.run_path('gunicorn.conf.py'); "
+        "print(json.dumps({k: c[k] for k in ('bind', 'worker_class', 'workers', 'threads', "
+        "'worker_connections', 'keepalive')}))"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("WEB_", "GUNICORN_", "PORT"))}
+
+    def conf(**env: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, check=True
+        )
+        import json
+
+        return json.loads(out.stdout)
+
+    assert conf() == {
+        "bind": "0.0.0.0:8000",
+        "worker_class": "gthread",
+        "workers": 2,
+        "threads": 4,
+        "worker_connections": 1000,
+        "keepalive": 75,
+    }
+    tuned = conf(PORT="9000", WEB_CONCURRENCY="3", GUNICORN_THREADS="6", GUNICORN_WORKER_CONNECTIONS="10")
+    assert tuned["bind"] == "0.0.0.0:9000" and (tuned["workers"], tuned["threads"]) == (3, 6)
+    assert tuned["worker_connections"] == 10
 
 
 def test_production_mode_requires_secret_key():
