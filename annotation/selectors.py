@@ -16,6 +16,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, Flag, Guideline, ImportJob, Item, Label, LabelSchemaVersion
+from config.rows import row_instance
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -146,20 +147,6 @@ def _in_force_sql() -> str:
     return "SELECT " + in_force_columns_sql("%s")
 
 
-def row_instance(model: type[Any], values: dict[str, Any]) -> Any:
-    """An instance of `model` as the ORM loads a row of just these columns (attribute name →
-    value, in any order); the others are deferred and load on first use. The hot path's rows: far
-    cheaper than model(**values), which makes every other field's default."""
-    names = _concrete_order(model, tuple(values))
-    return model.from_db(connection.alias, names, [values[name] for name in names])
-
-
-@functools.cache
-def _concrete_order(model: type[Any], names: tuple[str, ...]) -> list[str]:
-    # from_db takes the values in the order of the model's concrete fields.
-    return [field.attname for field in model._meta.concrete_fields if field.attname in names]
-
-
 def in_force_from_row(*, project_id: int, row: tuple[Any, Any, Any, Any]) -> InForce:
     """What in_force_columns_sql's four values name: the version with its labels (kept per
     process, see _VERSIONS) and the guideline."""
@@ -217,7 +204,7 @@ def work_project_get(*, project_id: int) -> Project | None:
     for index, field, column in converted:
         for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
             values[index] = converter(values[index], column, connection)
-    return Project.from_db(connection.alias, names, values)
+    return row_instance(Project, dict(zip(names, values, strict=True)))
 
 
 @functools.cache

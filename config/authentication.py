@@ -26,12 +26,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+
+from config.rows import row_instance
 
 # key → (monotonic expiry, user field names, user values, token created)
 _remembered: dict[str, tuple[float, tuple[str, ...], tuple[Any, ...], Any]] = {}
@@ -68,11 +69,10 @@ class CachedTokenAuthentication(TokenAuthentication):
 
     @staticmethod
     def _fresh(key: str, names: tuple[str, ...], values: tuple[Any, ...], created: Any) -> tuple[Any, Token]:
-        user = get_user_model().from_db(DEFAULT_DB_ALIAS, list(names), list(values))
+        user = row_instance(get_user_model(), dict(zip(names, values, strict=True)))
         if not user.is_active:  # as remembered; TokenAuthentication refuses these too
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        token = Token(key=key, user_id=user.pk, created=created)
-        token._state.adding = False
+        token = row_instance(Token, {"key": key, "user_id": user.pk, "created": created})
         token.user = user
         return user, token
 

@@ -19,7 +19,9 @@ class ContentSecurityPolicyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        return self.process_response(request, self.get_response(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if settings.QUORUM_CSP and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = settings.QUORUM_CSP
         return response

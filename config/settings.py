@@ -302,6 +302,9 @@ QUORUM_MEDIA_URL_SCHEMES = ("http", "https")
 # API tokens are remembered this long per process (config.authentication): a user deactivated or a
 # token deleted in another process still authenticates there for at most this long. 0: off.
 QUORUM_TOKEN_CACHE_SECONDS = env_int("QUORUM_TOKEN_CACHE_SECONDS", 5)
+# The WSGI handler answers the work loop's next and submit before Django's middleware chain
+# (config/fastlane.py), with the same answers; off (0), every request takes Django's whole path.
+QUORUM_FAST_LANE = env_bool("QUORUM_FAST_LANE", True)
 # Pages show figures that cost a scan (gold accuracy, the annotation count behind the quality gate)
 # from the cache: recomputed after a new annotation, but at most this often (seconds) on a busy
 # project. The delivery gate and the API always compute them afresh.

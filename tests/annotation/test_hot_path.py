@@ -303,6 +303,25 @@ def test_row_instance_maps_columns_by_name_and_defers_the_rest(live, django_asse
     assert not made._state.adding and made.get_deferred_fields() == {"body", "note", "created_by_id", "created_at"}
     with django_assert_num_queries(1):  # a deferred column loads on first use, as the ORM's rows do
         assert made.body == guideline.body
+    made.version = 8
+    made.save(update_fields=["version"])  # a loaded row: saving updates it, as the ORM's rows do
+    assert Guideline.objects.get(pk=guideline.pk).version == 8
+    with pytest.raises(ValueError, match="Guideline has no column"):
+        selectors.row_instance(Guideline, {"id": 1, "versoin": 7})
+
+
+def test_the_row_instance_models_have_no_init_signal_receivers():
+    """row_instance skips Model.__init__ and its pre_init/post_init signals: right only while no
+    receiver listens to them for the models it makes."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_init, pre_init
+    from rest_framework.authtoken.models import Token
+
+    from annotation.models import Guideline
+    from projects.models import Membership, Project
+
+    for model in (Item, Assignment, Guideline, Project, Membership, get_user_model(), Token):
+        assert not pre_init.has_listeners(model) and not post_init.has_listeners(model), model
 
 
 @pytest.mark.django_db
