@@ -197,7 +197,15 @@ class Assignment(models.Model):
         SKIPPED = "skipped", "Skipped"
         EXPIRED = "expired", "Expired"
 
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="assignments")
+    # No database constraint on project (nor on Annotation's project, schema version and guideline):
+    # a foreign-key check locks the row it points to (FOR KEY SHARE), and these rows are shared by
+    # every annotator of a project, so concurrent cycles turned each check into a multixact on one
+    # hot row: 10% of the work loop's WAL, and PostgreSQL CPU (bench/README.md, throughput). The
+    # item's enforced key ties a lease to an existing item, and through its batch to the project;
+    # deletes still cascade (or are refused, PROTECT) through the ORM; nothing deletes versions.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="assignments", db_constraint=False
+    )
     # No single-column indexes of their own on item and annotator: the unique (item, annotator)
     # and (item, status) indexes lead with item, (annotator, project, status) with annotator, and
     # serve every look-up by either; each index costs every lease two entries (the insert, and
@@ -237,17 +245,19 @@ class Annotation(models.Model):
     # No single-column indexes of their own on project, item and annotator: (project,
     # submitted_at), the unique (item, annotator) and (annotator, submitted_at) lead with them and
     # serve every look-up by each (an index is an entry per annotation written).
-    project = models.ForeignKey(
-        "projects.Project", on_delete=models.CASCADE, related_name="annotations", db_index=False
+    project = models.ForeignKey(  # no database constraint: see Assignment.project
+        "projects.Project", on_delete=models.CASCADE, related_name="annotations", db_index=False, db_constraint=False
     )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations", db_index=False)
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations", db_index=False
     )
     labels = models.JSONField(help_text="The chosen label keys (one for single-choice schemas).")
-    schema_version = models.ForeignKey(LabelSchemaVersion, on_delete=models.PROTECT, related_name="annotations")
-    guideline = models.ForeignKey(
-        Guideline, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
+    schema_version = models.ForeignKey(  # no database constraint: see Assignment.project
+        LabelSchemaVersion, on_delete=models.PROTECT, related_name="annotations", db_constraint=False
+    )
+    guideline = models.ForeignKey(  # no database constraint: see Assignment.project
+        Guideline, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations", db_constraint=False
     )
     time_spent_ms = models.PositiveIntegerField(default=0)
     comment = models.TextField(blank=True)

@@ -358,6 +358,17 @@ def _wait_until_up(port: int, token: str, server: subprocess.Popen) -> None:
     raise RuntimeError("gunicorn did not answer within 20 s")
 
 
+def _wal_position(args: argparse.Namespace) -> int | None:
+    """PostgreSQL's WAL position in bytes (None on SQLite): what the measured window wrote."""
+    if args.db != "postgres":
+        return None
+    import psycopg
+
+    base = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    with psycopg.connect(f"{base}/{args.db_name}", autocommit=True) as connection:
+        return int(connection.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])
+
+
 def _connection_spread(port: int) -> list[int]:
     """How many of the clients' connections each gunicorn worker holds (from `ss`), largest first."""
     try:
@@ -397,6 +408,7 @@ def run(args: argparse.Namespace) -> dict:
             thread.start()
         time.sleep(2)  # the warm-up cycles
         before = _cpu_snapshot(server)
+        wal_before = _wal_position(args)
         began = time.perf_counter()
         stop_at[0] = float("inf") if args.until_done else began + args.duration
         go.set()
@@ -406,6 +418,7 @@ def run(args: argparse.Namespace) -> dict:
             thread.join()
         wall = time.perf_counter() - began
         after = _cpu_snapshot(server)
+        wal_after = _wal_position(args)
     finally:
         stop_server(server)
     next_ms = [v for t in threads for v in t.next_ms]
@@ -427,6 +440,7 @@ def run(args: argparse.Namespace) -> dict:
         "submit_ms": {p: _percentile(submit_ms, q) for p, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
         "errors": errors,
         "connections_per_worker": spread,
+        "wal_bytes": None if wal_before is None else wal_after - wal_before,
         "reconnects": sum(t.connection.connects for t in threads) - len(threads),
         "ran_out_of_work": any(t.no_work for t in threads),
         "cpu_cores": _cpu_cores(before, after, wall),
@@ -452,7 +466,8 @@ def _print(result: dict) -> None:
         f"(of it system {cpu['server_system']:.2f}), postgres {cpu['postgres']:.2f}\n"
         f"  CPU per cycle: server {per_cycle('server'):.2f} ms, postgres {per_cycle('postgres'):.2f} ms, "
         f"client {per_cycle('client'):.2f} ms; load average at the end {os.getloadavg()[0]:.2f}\n"
-        f"  database: {v['annotations']:,} annotations, {v['items_completed']:,} items completed; "
+        + (f"  WAL per cycle: {result['wal_bytes'] / result['cycles']:,.0f} bytes\n" if result["wal_bytes"] else "")
+        + f"  database: {v['annotations']:,} annotations, {v['items_completed']:,} items completed; "
         f"over-assigned items {v['over_assigned_items'] + v['over_annotated_items']}, "
         f"duplicate annotations {v['duplicate_annotations']}, counter mismatches {v['counter_mismatches']}, "
         f"submitted without annotation {v['submitted_without_annotation']}, "

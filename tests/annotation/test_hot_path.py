@@ -325,6 +325,35 @@ def test_the_row_instance_models_have_no_init_signal_receivers():
 
 
 @pytest.mark.django_db
+def test_the_hot_tables_check_keys_only_to_rows_no_other_annotator_shares(live, annotator):
+    """The foreign keys to the project, its schema version and its guideline are not database
+    constraints (their checks locked one row shared by every annotator); the keys to the lease's
+    own item, annotator and assignment are. The ORM still refuses or cascades deletes."""
+    from django.db import connection
+    from django.db.models import ProtectedError
+
+    expected = {
+        Assignment: {"item_id", "annotator_id"},
+        Annotation: {"assignment_id", "item_id", "annotator_id"},
+    }
+    for model, constrained in expected.items():
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        keys = {c["columns"][0] for c in constraints.values() if c["foreign_key"]}
+        assert keys == constrained, model
+
+    batch = BatchFactory(project=live)
+    item = ItemFactory(batch=batch, required_annotations=1)
+    assignment = services.assignment_create(item=item, annotator=annotator)
+    label = live.label_schema.versions.get().labels.first().key
+    annotation = services.annotation_submit(assignment=assignment, labels=[label], actor=annotator)
+    with pytest.raises(ProtectedError):
+        annotation.schema_version.delete()
+    with pytest.raises(ProtectedError):
+        annotation.guideline.delete()
+
+
+@pytest.mark.django_db
 def test_every_foreign_key_of_the_hot_tables_leads_an_index():
     """The single-column indexes of Assignment's and Annotation's foreign keys were dropped where
     another index leads with the same column (an index costs every cycle its entries); each
