@@ -1069,24 +1069,26 @@ def annotation_submit(
     chosen = labels_chosen_check(labels, allowed=allowed, multi=version.schema.selection == LabelSchema.Selection.MULTI)
     if not isinstance(time_spent_ms, int) or isinstance(time_spent_ms, bool) or time_spent_ms < 0:
         raise QuorumError("time_spent_ms: give a whole number of milliseconds, 0 or more", field="time_spent_ms")
-    annotation = Annotation(
-        assignment_id=assignment.pk,
-        project_id=project.pk,
-        item=item,
-        annotator=actor,
-        labels=chosen,
-        schema_version=version,
-        guideline_id=in_force.guideline.pk if in_force.guideline else None,
-        time_spent_ms=time_spent_ms,
-        comment=comment,
-        submitted_at=now,
+    annotation = row_instance(  # the row about to be written (its id once it is)
+        Annotation,
+        {
+            "assignment_id": assignment.pk,
+            "project_id": project.pk,
+            "item_id": item.pk,
+            "annotator_id": actor.pk,
+            "labels": chosen,
+            "schema_version_id": version.pk,
+            "guideline_id": in_force.guideline.pk if in_force.guideline else None,
+            "time_spent_ms": time_spent_ms,
+            "comment": comment,
+            "submitted_at": now,
+        },
     )
+    annotation._state.fields_cache.update(item=item, annotator=actor, schema_version=version)
     if not item.is_gold:
         item.annotations_done += 1
         item.required_annotations = _overlap_after(item=item, project=project, pending=chosen)
     annotation.pk = _submit_write(annotation=annotation, item=item, now=now)
-    annotation._state.adding = False
-    annotation._state.db = connection.alias
     return annotation
 
 

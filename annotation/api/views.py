@@ -109,7 +109,9 @@ def work_submit(*, user: Any, assignment_id: int, fields: dict[str, Any]) -> Ann
     # No get_object(): the service locks and reads the assignment itself, and refuses anybody
     # else's; a refusal is a 404 here, as get_object would answer (your own assignments only).
     try:
-        annotation = services.annotation_submit(assignment=Assignment(pk=assignment_id), actor=user, **fields)
+        annotation = services.annotation_submit(
+            assignment=selectors.row_instance(Assignment, {"id": assignment_id}), actor=user, **fields
+        )
     except (Assignment.DoesNotExist, NotAllowed):
         raise NotFound("No such assignment among yours.") from None
     # What annotation_list annotates, from the item the service loaded (no query on this hot path).
