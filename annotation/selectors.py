@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -189,18 +189,27 @@ _WORK_PROJECT_FIELDS = {
 def work_project_get(*, project_id: int) -> Project | None:
     """The project `next` works in, by id alone (the engine checks the caller's role on it), with
     the columns the engine reads (others load on first use). One plain statement: on the hot path,
-    the ORM's query (or a raw queryset of the whole row) cost more Python than the rest of `next`."""
+    the ORM's query (or a raw queryset of the whole row) cost more Python than the rest of `next`.
+    (The engine's `next` reads these columns with its other reads: services.work_start.)"""
     from projects.models import Project  # lazy: annotation sits below projects
 
     if not 0 < project_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
         return None
-    sql, names, converted = _work_project_sql(connection.vendor)
+    columns, _, _ = work_project_columns(connection.vendor, "p")
+    table = connection.ops.quote_name(Project._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [project_id])
+        cursor.execute(f"SELECT {columns} FROM {table} p WHERE p.id = %s", [project_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
+    return None if row is None else work_project_from_row(row)
+
+
+def work_project_from_row(row: Sequence[Any]) -> Project:
+    """The project of work_project_columns' values (the first of `row`), converted as the ORM
+    converts them."""
+    from projects.models import Project  # lazy: annotation sits below projects
+
+    _, names, converted = work_project_columns(connection.vendor, "p")
+    values = list(row[: len(names)])
     for index, field, column in converted:
         for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
             values[index] = converter(values[index], column, connection)
@@ -208,22 +217,21 @@ def work_project_get(*, project_id: int) -> Project | None:
 
 
 @functools.cache
-def _work_project_sql(vendor: str) -> tuple[str, list[str], list[tuple[int, Any, Any]]]:
-    """work_project_get's statement, the attribute names of its columns, and the columns that
-    have converters on this database (applied as the ORM applies them), per database vendor."""
+def work_project_columns(vendor: str, alias: str) -> tuple[str, list[str], list[tuple[int, Any, Any]]]:
+    """The engine's project columns for a SELECT list (of the project table aliased `alias`), their
+    attribute names, and the columns that have converters on this database (applied as the ORM
+    applies them), per database vendor (built once per process)."""
     from projects.models import Project  # lazy: annotation sits below projects
 
     fields = [f for f in Project._meta.concrete_fields if f.attname in _WORK_PROJECT_FIELDS]
     quote = connection.ops.quote_name
-    table = quote(Project._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(f"{alias}.{quote(f.column)}" for f in fields)
     converted = []
     for index, field in enumerate(fields):
         column = field.get_col(Project._meta.db_table)
         if connection.ops.get_db_converters(column) + field.get_db_converters(connection):
             converted.append((index, field, column))
-    sql = f"SELECT {columns} FROM {table} WHERE {quote('id')} = %s"
-    return sql, [f.attname for f in fields], converted
+    return columns, [f.attname for f in fields], converted
 
 
 def assignment_work_get(*, assignment: Assignment) -> Work:

@@ -10,7 +10,7 @@ import gc
 import math
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,8 @@ from annotation.selectors import (
     in_force_from_row,
     row_instance,
     schema_version_current,
+    work_project_columns,
+    work_project_from_row,
 )
 from annotation.validation import item_row_clean, label_definitions_clean, labels_chosen_check
 from config.errors import NotAllowed, QuorumError
@@ -648,7 +650,9 @@ def _assignment_create_locked(*, item: Item, annotator: User, now) -> Assignment
     return _lease(item=item, annotator=annotator, project=project, now=now)
 
 
-def assignment_next(*, project: Project, annotator: User, now=None) -> Assignment | None:
+def assignment_next(
+    *, project: Project, annotator: User, now=None, context: _WorkContext | None = None
+) -> Assignment | None:
     """The annotator's next piece of work in `project`, or None when there is nothing left for them.
 
     Order: resume their open lease; else, when a gold item is due (the project's gold rate, counted
@@ -658,9 +662,11 @@ def assignment_next(*, project: Project, annotator: User, now=None) -> Assignmen
 
     On PostgreSQL the pick is one indexed query with FOR UPDATE SKIP LOCKED, so concurrent
     annotators never take the same last slot; on SQLite the IMMEDIATE transaction serialises it.
+    `context`: what work_start read with the project, if the caller has it.
     """
     now = now or timezone.now()
-    context = _work_context(project=project, annotator=annotator, now=now)
+    if context is None:
+        context = _work_context(project=project, annotator=annotator, now=now)
     _eligibility_check(project=project, annotator=annotator, membership=context.membership)
     # The annotator's open leases (there is rarely more than one): the live one is resumed,
     # lapsed ones are expired. Usually there is none, and the context query said so.
@@ -698,33 +704,52 @@ class _WorkContext:
     graphic_capped: bool
 
 
+def work_start(*, project_id: int, annotator: User, now=None) -> tuple[Project | None, _WorkContext | None]:
+    """The project `project_id` (the engine's columns; None when there is no such project) and
+    what `next` reads before picking (see _work_context), in one statement: the start of every
+    `next` through the API, which then calls assignment_next with both."""
+    if not 0 < project_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
+        return None, None
+    row = _work_context_row(project_id=project_id, annotator=annotator, now=now or timezone.now())
+    if row is None:
+        return None, None
+    project = work_project_from_row(row)  # (its columns come first, as from work_project_columns)
+    return project, _work_context_from(project=project, annotator=annotator, row=row)
+
+
 def _work_context(*, project: Project, annotator: User, now) -> _WorkContext:
     """One statement for what `next` reads before picking: the annotator's active annotator
     membership of `project`, whether they hold an active lease there, what is in force, and the
     counts behind the gold rate and the graphic cap (each only when the project has it on): the
     same counts as _gold_due and selectors.graphic_cap_reached."""
+    row = _work_context_row(project_id=project.pk, annotator=annotator, now=now)
+    return _work_context_from(project=project, annotator=annotator, row=row)
+
+
+def _work_context_row(*, project_id: int, annotator: User, now) -> tuple[Any, ...] | None:
     from projects.models import Membership  # lazy: annotation sits below projects
 
-    gold_on, graphic_on = project.gold_rate > 0, project.graphic_daily_cap > 0
-    gold_params = [project.pk, annotator.pk] * 2 if gold_on else []
-    graphic_params = []
-    if graphic_on:
-        day_start = graphic_day_start(now)
-        if connection.vendor != "postgresql":
-            day_start = connection.ops.adapt_datetimefield_value(day_start)
-        graphic_params = [annotator.pk, day_start]
+    day_start = graphic_day_start(now)
+    if connection.vendor != "postgresql":
+        day_start = connection.ops.adapt_datetimefield_value(day_start)
     with connection.cursor() as cursor:
         cursor.execute(
-            _work_context_sql(connection.vendor, gold_on, graphic_on),
+            _work_context_sql(connection.vendor),
             [
-                *(annotator.pk, project.pk, ACTIVE),
-                *gold_params,
-                *graphic_params,
-                *[project.pk] * 4,
-                *(project.pk, annotator.pk, Membership.Role.ANNOTATOR),
+                *(annotator.pk, ACTIVE),
+                *[annotator.pk] * 2,
+                *(annotator.pk, day_start),
+                *(annotator.pk, Membership.Role.ANNOTATOR),
+                project_id,
             ],
         )
-        row = cursor.fetchone()
+        return cursor.fetchone()
+
+
+def _work_context_from(*, project: Project, annotator: User, row: Sequence[Any]) -> _WorkContext:
+    from projects.models import Membership  # lazy: annotation sits below projects
+
+    row = row[len(work_project_columns(connection.vendor, "wp")[1]) :]
     membership_id, paused_at, paused_reason, has_open_lease, total, gold, graphic = row[:7]
     membership = None
     if membership_id is not None:
@@ -741,29 +766,29 @@ def _work_context(*, project: Project, annotator: User, now) -> _WorkContext:
 
 
 @functools.cache
-def _work_context_sql(vendor: str, gold_on: bool, graphic_on: bool) -> str:
-    """_work_context's statement, per database vendor and with the gold and graphic counts or not
-    (built once per process: the hot path runs it on every next)."""
-    from projects.models import Membership  # lazy: annotation sits below projects
+def _work_context_sql(vendor: str) -> str:
+    """_work_context's statement, per database vendor (built once per process: the hot path runs
+    it on every next): the project's engine columns, then the context. The gold and graphic
+    counts are only evaluated when the project has them on (a CASE runs its subquery only when
+    its branch is taken)."""
+    from projects.models import Membership, Project  # lazy: annotation sits below projects
 
     quote = connection.ops.quote_name
-    memberships, assignments, items = (quote(m._meta.db_table) for m in (Membership, Assignment, Item))
-    gold_sql = "NULL, NULL"
-    if gold_on:
-        mine = f"SELECT COUNT(*) FROM {assignments} a WHERE a.project_id = %s AND a.annotator_id = %s"
-        gold_sql = f"({mine}), ({mine} AND a.is_gold)"
-    graphic_sql = "NULL"
-    if graphic_on:
-        graphic_sql = (
-            f"(SELECT COUNT(*) FROM {assignments} a JOIN {items} i ON i.id = a.item_id "
-            "WHERE a.annotator_id = %s AND i.is_graphic AND a.leased_at >= %s)"
-        )
+    memberships, assignments, items, projects = (
+        quote(m._meta.db_table) for m in (Membership, Assignment, Item, Project)
+    )
+    mine = f"SELECT COUNT(*) FROM {assignments} a WHERE a.project_id = wp.id AND a.annotator_id = %s"
+    graphic = (
+        f"SELECT COUNT(*) FROM {assignments} a JOIN {items} i ON i.id = a.item_id "
+        "WHERE a.annotator_id = %s AND i.is_graphic AND a.leased_at >= %s"
+    )
     return (
-        f"SELECT m.id, m.paused_at, m.paused_reason, EXISTS (SELECT 1 FROM {assignments} a "
-        f"WHERE a.annotator_id = %s AND a.project_id = %s AND a.status = %s), {gold_sql}, {graphic_sql}, "
-        f"{in_force_columns_sql('%s')} "
-        f"FROM (SELECT 1 AS one) o LEFT JOIN {memberships} m ON m.project_id = %s AND m.user_id = %s "
-        "AND m.role = %s AND m.is_active"
+        f"SELECT {work_project_columns(vendor, 'wp')[0]}, m.id, m.paused_at, m.paused_reason, EXISTS (SELECT 1 "
+        f"FROM {assignments} a WHERE a.annotator_id = %s AND a.project_id = wp.id AND a.status = %s), "
+        f"CASE WHEN wp.gold_rate > 0 THEN ({mine}) END, CASE WHEN wp.gold_rate > 0 THEN ({mine} AND a.is_gold) END, "
+        f"CASE WHEN wp.graphic_daily_cap > 0 THEN ({graphic}) END, {in_force_columns_sql('wp.id')} "
+        f"FROM {projects} wp LEFT JOIN {memberships} m ON m.project_id = wp.id AND m.user_id = %s "
+        "AND m.role = %s AND m.is_active WHERE wp.id = %s"
     )
 
 

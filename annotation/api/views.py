@@ -84,11 +84,11 @@ def work_next(*, user: Any, project_id: int) -> Assignment | None:
     """`user`'s next assignment in the project `project_id` (None: no work left for them)."""
     # The project by its id alone, and the service's role check decides; only a refusal pays
     # for the visibility check, which makes a project you may not see a 404, not a 403.
-    project = selectors.work_project_get(project_id=project_id)
+    project, context = services.work_start(project_id=project_id, annotator=user)
     if project is None:
         raise NotFound("No such project among yours.")
     try:
-        return services.assignment_next(project=project, annotator=user)
+        return services.assignment_next(project=project, annotator=user, context=context)
     except NotAllowed:
         if not policies.can_view_project(user, project):
             raise NotFound("No such project among yours.") from None

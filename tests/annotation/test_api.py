@@ -598,8 +598,8 @@ def test_import_list_query_count_is_flat(api_client, django_assert_num_queries, 
 def test_work_endpoints_query_counts_are_pinned(api_client, django_assert_num_queries, live, annotator):
     """The hot path of every annotator: a regression here costs throughput (bench/throughput.py).
 
-    next: the project; membership, open leases, what is in force and the graphic cap's count
-    (one statement; the labels of a version are kept per process); in a transaction (2 savepoint
+    next: the project with membership, open leases, what is in force and the gold and graphic
+    counts (one statement; the labels of a version are kept per process); in a transaction (2 savepoint
     statements here) the pick, the slot and the lease (one statement on PostgreSQL, no transaction). submit: in a transaction, the locked assignment and item with an earlier
     annotation and what is in force (one statement), the annotation, the assignment and the item
     (one statement on PostgreSQL). (A real request may add the token look-up, remembered a few
@@ -612,7 +612,7 @@ def test_work_endpoints_query_counts_are_pinned(api_client, django_assert_num_qu
     client.post(NEXT, {"project": live.pk}, format="json")  # warm the per-process label cache
     Assignment.objects.all().delete()
     Item.objects.update(assigned_count=0)
-    with django_assert_num_queries(3 if postgres else 7):
+    with django_assert_num_queries(2 if postgres else 6):
         work = client.post(NEXT, {"project": live.pk}, format="json").json()
     with django_assert_num_queries(4 if postgres else 6):
         response = client.post(_submit_url(work["id"]), {"labels": ["safe"]}, format="json")

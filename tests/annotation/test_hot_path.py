@@ -165,7 +165,7 @@ def test_counters_equal_the_rows_after_many_cycles(live):
 
 
 def test_work_endpoints_query_counts(live, annotator, django_assert_num_queries):
-    """next: the project; membership, open leases, what is in force and the counts behind the
+    """next: the project with membership, open leases, what is in force and the counts behind the
     gold rate and the graphic cap (one statement); pick, slot and lease (one statement on
     PostgreSQL, a transaction of three on SQLite). submit: in a
     transaction, the locked assignment and item with what is in force (one statement), then the
@@ -183,7 +183,7 @@ def test_work_endpoints_query_counts(live, annotator, django_assert_num_queries)
     Assignment.objects.all().delete()
     Item.objects.update(assigned_count=0)
     postgres = connection.vendor == "postgresql"
-    with django_assert_num_queries(3 if postgres else 7):
+    with django_assert_num_queries(2 if postgres else 6):
         work = client.post(NEXT, {"project": live.pk}, format="json").json()
     with django_assert_num_queries(4 if postgres else 6):
         response = client.post(_submit_url(work["id"]), {"labels": ["safe"]}, format="json")
@@ -291,6 +291,12 @@ def test_work_context_counts_agree_with_the_engine_selectors(live, annotator, go
     assert context.gold_due == _gold_due(project=live, annotator=annotator)
     assert context.graphic_capped == selectors.graphic_cap_reached(project=live, annotator=annotator, now=now)
     assert context.has_open_lease and context.membership is not None
+    # work_start reads the same with the project's engine columns, in one statement.
+    project, started = services.work_start(project_id=live.pk, annotator=annotator, now=now)
+    assert started == context
+    assert project.pk == live.pk and project.gold_rate == live.gold_rate and project.languages == live.languages
+    assert services.work_start(project_id=10**9, annotator=annotator) == (None, None)
+    assert services.work_start(project_id=2**64, annotator=annotator) == (None, None)
 
 
 def test_row_instance_maps_columns_by_name_and_defers_the_rest(live, django_assert_num_queries):

@@ -121,7 +121,7 @@ def test_lean_next_resumes_the_open_lease_and_pins_its_queries(live, annotator, 
     _items(live, 2)
     client = _client(_token(annotator))
     first = _post(client, NEXT, {"project": live.pk}).json()
-    with django_assert_num_queries(3):  # the project; the context; the open lease (the token is remembered)
+    with django_assert_num_queries(2):  # the project with the context; the open lease (the token is remembered)
         again = _post(client, NEXT, {"project": live.pk}).json()
     assert again == first
     assert Assignment.objects.filter(annotator=annotator).count() == 1
