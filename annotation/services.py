@@ -9,6 +9,7 @@ import functools
 import gc
 import math
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -977,6 +978,22 @@ def _expire_stale(*, now, project_id: int | None = None, item_id: int | None = N
         with transaction.atomic():
             expired += _expire_one(assignment_id=assignment_id, now=now)
     return expired
+
+
+def work_queue_vacuum() -> float | None:
+    """Vacuum the work queue's tables on PostgreSQL (beat runs it every few seconds; see
+    annotation.queues for why) and return the seconds it took; None on SQLite, whose deletes and
+    updates leave no dead index entries behind."""
+    from annotation.queues import VACUUM_SQL
+
+    if connection.vendor != "postgresql":
+        return None
+    if connection.in_atomic_block:
+        raise QuorumError("the work queue's vacuum cannot run inside a transaction")
+    connection.ensure_connection()
+    started = time.perf_counter()
+    connection.connection.execute(VACUUM_SQL, prepare=False)  # (a utility statement: never prepared)
+    return time.perf_counter() - started
 
 
 def assignment_expire_sweep(*, now=None, limit: int = 5000) -> int:

@@ -29,3 +29,9 @@ def import_run(self, job_id: int) -> dict[str, object]:
 def assignment_expire_sweep(self) -> dict[str, int]:
     """Periodic (beat): give the slots of lapsed leases back."""
     return {"expired": services.assignment_expire_sweep()}
+
+
+@shared_task(name="annotation.work_queue_vacuum", ignore_result=True)
+def work_queue_vacuum() -> dict[str, float | None]:
+    """Periodic (beat, every QUORUM_QUEUE_VACUUM_SECONDS): vacuum the work queue's tables."""
+    return {"seconds": services.work_queue_vacuum()}

@@ -410,6 +410,47 @@ def _wait_until_up(port: int, token: str, server: subprocess.Popen) -> None:
     raise RuntimeError("gunicorn did not answer within 20 s")
 
 
+class _QueueVacuum(threading.Thread):
+    """What beat does in production (annotation.tasks.work_queue_vacuum, every
+    QUORUM_QUEUE_VACUUM_SECONDS): the work queue's VACUUM every `--vacuum-every` seconds, on a
+    connection opened before the measured window, so its CPU counts as PostgreSQL's."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__(daemon=True)
+        self.every = args.vacuum_every if args.db == "postgres" else 0
+        self.seconds: list[float] = []
+        self.until = float("inf")
+        self.connection = None
+        if self.every:
+            import psycopg
+
+            base = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+            self.connection = psycopg.connect(f"{base}/{args.db_name}", autocommit=True)
+
+    def start(self, *, until: float) -> None:
+        self.until = until
+        if self.every:
+            super().start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.every:
+            super().join(timeout)
+            self.connection.close()
+
+    def run(self) -> None:
+        sys.path.insert(0, str(ROOT))
+        from annotation.queues import VACUUM_SQL  # plain constants: no Django needed
+
+        while True:
+            wake = time.perf_counter() + self.every
+            if wake >= self.until:
+                return
+            time.sleep(wake - time.perf_counter())
+            started = time.perf_counter()
+            self.connection.execute(VACUUM_SQL, prepare=False)
+            self.seconds.append(time.perf_counter() - started)
+
+
 def _wal_position(args: argparse.Namespace) -> int | None:
     """PostgreSQL's WAL position in bytes (None on SQLite): what the measured window wrote."""
     if args.db != "postgres":
@@ -459,16 +500,19 @@ def run(args: argparse.Namespace) -> dict:
         for thread in threads:
             thread.start()
         time.sleep(2)  # the warm-up cycles
+        vacuum = _QueueVacuum(args)  # its backend's CPU is PostgreSQL's, counted from here
         before = _cpu_snapshot(server)
         wal_before = _wal_position(args)
         began = time.perf_counter()
         stop_at[0] = float("inf") if args.until_done else began + args.duration
         go.set()
+        vacuum.start(until=stop_at[0])
         time.sleep(min(5.0, args.duration / 2))
         spread = _connection_spread(args.port)
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - began
+        vacuum.join()
         after = _cpu_snapshot(server)
         wal_after = _wal_position(args)
     finally:
@@ -493,6 +537,7 @@ def run(args: argparse.Namespace) -> dict:
         "errors": errors,
         "connections_per_worker": spread,
         "wal_bytes": None if wal_before is None else wal_after - wal_before,
+        "vacuums": vacuum.seconds,
         "reconnects": sum(t.connection.connects for t in threads) - len(threads),
         "ran_out_of_work": any(t.no_work for t in threads),
         "cpu_cores": _cpu_cores(before, after, wall),
@@ -519,6 +564,12 @@ def _print(result: dict) -> None:
         f"  CPU per cycle: server {per_cycle('server'):.2f} ms, postgres {per_cycle('postgres'):.2f} ms, "
         f"client {per_cycle('client'):.2f} ms; load average at the end {os.getloadavg()[0]:.2f}\n"
         + (f"  WAL per cycle: {result['wal_bytes'] / result['cycles']:,.0f} bytes\n" if result["wal_bytes"] else "")
+        + (
+            f"  work queue vacuums (as beat runs them): {len(result['vacuums'])}, "
+            f"{min(result['vacuums']):.3f}-{max(result['vacuums']):.3f} s each\n"
+            if result["vacuums"]
+            else ""
+        )
         + f"  database: {v['annotations']:,} annotations, {v['items_completed']:,} items completed; "
         f"over-assigned items {v['over_assigned_items'] + v['over_annotated_items']}, "
         f"duplicate annotations {v['duplicate_annotations']}, counter mismatches {v['counter_mismatches']}, "
@@ -560,6 +611,12 @@ def main() -> None:
         default=0,
         help="gunicorn's cap on one worker's connections (kept-alive connections stay with the worker that accepted "
         "them); default: each worker's share of the annotators; 1000 is gunicorn's own default",
+    )
+    parser.add_argument(
+        "--vacuum-every",
+        type=float,
+        default=10.0,
+        help="seconds between the work queue's vacuums, as beat runs them (QUORUM_QUEUE_VACUUM_SECONDS); 0: none",
     )
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--port", type=int, default=8765)

@@ -330,6 +330,13 @@ QUORUM_WEBHOOK_ALLOW_PRIVATE = env_bool("QUORUM_WEBHOOK_ALLOW_PRIVATE", False)
 
 CELERY_BEAT_SCHEDULE = {
     "annotation.assignment_expire_sweep": {"task": "annotation.assignment_expire_sweep", "schedule": 60},
+    # The work queue's tables on PostgreSQL (annotation/queues.py): without it, each pick slows as
+    # filled items' dead index entries pile up (bench/README.md, throughput).
+    "annotation.work_queue_vacuum": {
+        "task": "annotation.work_queue_vacuum",
+        "schedule": env_int("QUORUM_QUEUE_VACUUM_SECONDS", 10),
+        "options": {"expires": env_int("QUORUM_QUEUE_VACUUM_SECONDS", 10)},
+    },
     "projects.project_progress_refresh_all": {
         "task": "projects.project_progress_refresh_all",
         "schedule": env_int("QUORUM_PROGRESS_REFRESH_SECONDS", 300),
