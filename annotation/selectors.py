@@ -186,29 +186,15 @@ _WORK_PROJECT_FIELDS = {
 }  # fmt: skip
 
 
-def work_project_get(*, project_id: int) -> Project | None:
-    """The project `next` works in, by id alone (the engine checks the caller's role on it), with
-    the columns the engine reads (others load on first use). One plain statement: on the hot path,
-    the ORM's query (or a raw queryset of the whole row) cost more Python than the rest of `next`.
-    (The engine's `next` reads these columns with its other reads: services.work_start.)"""
-    from projects.models import Project  # lazy: annotation sits below projects
-
-    if not 0 < project_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
-        return None
-    columns, _, _ = work_project_columns(connection.vendor, "p")
-    table = connection.ops.quote_name(Project._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM {table} p WHERE p.id = %s", [project_id])
-        row = cursor.fetchone()
-    return None if row is None else work_project_from_row(row)
-
-
 def work_project_from_row(row: Sequence[Any]) -> Project:
-    """The project of work_project_columns' values (the first of `row`), converted as the ORM
-    converts them."""
+    """The project `next` works in (services.work_start reads it by id alone, and the engine checks
+    the caller's role on it) from work_project_columns' values, the first of `row`, converted as
+    the ORM converts them; the engine's columns only, others load on first use. Plain SQL: on the
+    hot path, the ORM's query (or a raw queryset of the whole row) cost more Python than the rest
+    of `next`."""
     from projects.models import Project  # lazy: annotation sits below projects
 
-    _, names, converted = work_project_columns(connection.vendor, "p")
+    _, names, converted = work_project_columns(connection.vendor, "wp")
     values = list(row[: len(names)])
     for index, field, column in converted:
         for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):

@@ -246,21 +246,23 @@ def test_plain_next_bodies(live, annotator):
     assert response.status_code == 204  # the serializer's way: a numeric string is an id too
 
 
-def test_work_project_get_reads_the_engine_columns_as_the_orm_does(live, django_assert_num_queries):
+def test_work_start_reads_the_engine_columns_as_the_orm_does(live, annotator, django_assert_num_queries):
     from projects.models import Project
 
     live.languages = ["en", "de"]
     live.require_language_match = True
     live.save()
-    with django_assert_num_queries(1):
-        project = selectors.work_project_get(project_id=live.pk)
+    services.work_start(project_id=live.pk, annotator=annotator)  # the version's labels, kept per process
+    with django_assert_num_queries(1):  # the project and the context together
+        project, context = services.work_start(project_id=live.pk, annotator=annotator)
     stored = Project.objects.get(pk=live.pk)
     for name in selectors._WORK_PROJECT_FIELDS:
         assert getattr(project, name) == getattr(stored, name), name
     assert project.languages == ["en", "de"] and project.require_language_match is True
+    assert context.membership is not None and not context.has_open_lease
     assert project.description == stored.description  # any other column loads on first use
-    assert selectors.work_project_get(project_id=10**9) is None
-    assert selectors.work_project_get(project_id=2**64) is None  # beyond a bigint: no such row, no error
+    assert services.work_start(project_id=10**9, annotator=annotator) == (None, None)
+    assert services.work_start(project_id=2**64, annotator=annotator) == (None, None)  # no such row, no error
 
 
 def test_ids_beyond_a_bigint_are_not_found(live, annotator):
@@ -295,8 +297,6 @@ def test_work_context_counts_agree_with_the_engine_selectors(live, annotator, go
     project, started = services.work_start(project_id=live.pk, annotator=annotator, now=now)
     assert started == context
     assert project.pk == live.pk and project.gold_rate == live.gold_rate and project.languages == live.languages
-    assert services.work_start(project_id=10**9, annotator=annotator) == (None, None)
-    assert services.work_start(project_id=2**64, annotator=annotator) == (None, None)
 
 
 def test_row_instance_maps_columns_by_name_and_defers_the_rest(live, django_assert_num_queries):
