@@ -724,6 +724,8 @@ def _work_context(*, project: Project, annotator: User, now) -> _WorkContext:
     counts behind the gold rate and the graphic cap (each only when the project has it on): the
     same counts as _gold_due and selectors.graphic_cap_reached."""
     row = _work_context_row(project_id=project.pk, annotator=annotator, now=now)
+    if row is None:  # deleted since the caller loaded it
+        raise QuorumError(f"project {project.pk} no longer exists", field="project")
     return _work_context_from(project=project, annotator=annotator, row=row)
 
 

@@ -14,6 +14,7 @@ from annotation import selectors, services
 from annotation.api.serializers import AnnotationSerializer, WorkSerializer, annotation_data, work_data
 from annotation.models import Annotation, Assignment, Item
 from config import authentication
+from config.errors import QuorumError
 from projects.models import Membership
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, ItemFactory, schema_with_labels
@@ -297,6 +298,9 @@ def test_work_context_counts_agree_with_the_engine_selectors(live, annotator, go
     project, started = services.work_start(project_id=live.pk, annotator=annotator, now=now)
     assert started == context
     assert project.pk == live.pk and project.gold_rate == live.gold_rate and project.languages == live.languages
+    gone = type(live)(pk=10**9)
+    with pytest.raises(QuorumError, match=f"project {10**9} no longer exists"):
+        _work_context(project=gone, annotator=annotator, now=now)
 
 
 def test_row_instance_maps_columns_by_name_and_defers_the_rest(live, django_assert_num_queries):
