@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def postgres_url(name: str) -> str:
+    """The URL of the benchmarks' PostgreSQL database `name` (server from BENCH_POSTGRES)."""
+    return f"{os.environ.get('BENCH_POSTGRES', 'postgres://postgres@127.0.0.1:5432')}/{name}"
+
+
 def fresh_database(kind: str, name: str) -> None:
     """Point Django at a new, empty database of `kind` ("sqlite" or "postgres") and migrate it."""
     if kind == "sqlite":
@@ -21,10 +26,9 @@ def fresh_database(kind: str, name: str) -> None:
         os.environ.pop("DATABASE_URL", None)
         os.environ["SQLITE_PATH"] = str(path)
     else:
-        base = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
-        os.environ["DATABASE_URL"] = f"{base}/{name}"
+        subprocess.run(["psql", postgres_url("postgres"), "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+        subprocess.run(["psql", postgres_url("postgres"), "-qc", f"CREATE DATABASE {name}"], check=True)
+        os.environ["DATABASE_URL"] = postgres_url(name)
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django

@@ -39,6 +39,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from _setup import postgres_url  # noqa: E402 - the benchmarks' shared set-up, beside this file
+
 DB_NAME = "quorum_bench_throughput"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -120,8 +123,7 @@ def _database_env(kind: str, name: str = DB_NAME) -> dict[str, str]:
         os.environ.pop("DATABASE_URL", None)
         env["SQLITE_PATH"] = f"/tmp/{name}.sqlite3"
     else:
-        base = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-        env["DATABASE_URL"] = f"{base}/{name}"
+        env["DATABASE_URL"] = postgres_url(name)
     os.environ.pop("REDIS_URL", None)
     os.environ.update(env)
     return env
@@ -424,8 +426,7 @@ class _QueueVacuum(threading.Thread):
         if self.every:
             import psycopg
 
-            base = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-            self.connection = psycopg.connect(f"{base}/{args.db_name}", autocommit=True)
+            self.connection = psycopg.connect(postgres_url(args.db_name), autocommit=True)
 
     def start(self, *, until: float) -> None:
         self.until = until
@@ -457,8 +458,7 @@ def _wal_position(args: argparse.Namespace) -> int | None:
         return None
     import psycopg
 
-    base = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-    with psycopg.connect(f"{base}/{args.db_name}", autocommit=True) as connection:
+    with psycopg.connect(postgres_url(args.db_name), autocommit=True) as connection:
         return int(connection.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])
 
 
