@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from config.errors import QuorumError
+from core.errors import QuorumError
 
 CHUNK_ROWS = 5000
 FORMATS = ("csv", "jsonl", "parquet")

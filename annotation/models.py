@@ -1,7 +1,7 @@
 """Label schemas and guidelines (versioned), batches, items, assignments (leases) and annotations.
 
-This app knows a project only as the foreign key "projects.Project" and reads its settings
-through it. Every write goes through services.py.
+Annotation stands on the project floor (projects.models: the project, its settings, its members).
+Every write goes through services.py.
 """
 
 from __future__ import annotations
@@ -12,19 +12,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from projects.models import Modality
+
 LABEL_KEY_RE = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 label_key_validator = RegexValidator(
     LABEL_KEY_RE, "A label key is 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit."
 )
-
-
-class Modality(models.TextChoices):
-    TEXT = "text", "Text"
-    IMAGE = "image", "Image"
-    VIDEO = "video", "Video"
-    AUDIO = "audio", "Audio"
-    OCR = "ocr", "OCR (text in images)"
-    MULTIMODAL = "multimodal", "Multimodal post"
 
 
 class LabelSchema(models.Model):

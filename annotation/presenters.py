@@ -7,7 +7,7 @@ from typing import Any
 
 from annotation.models import Item
 from annotation.validation import URL_FIELDS, media_url_check
-from config.errors import QuorumError
+from core.errors import QuorumError
 
 
 def item_media_urls(item: Item) -> dict[str, str]:

@@ -16,11 +16,12 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, Flag, Guideline, ImportJob, Item, Label, LabelSchemaVersion
-from config.rows import row_instance
+from core.rows import row_instance
+from projects import access
+from projects.models import Project
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from projects.models import Project
 
 
 def schema_version_current(*, schema_id: int | None) -> LabelSchemaVersion | None:
@@ -43,24 +44,11 @@ def guideline_current(*, project: Project) -> Guideline | None:
 # `user` may see and loads what its serializer shows, so a list page is one count and one query.
 
 
-def _led_project_ids(user: User) -> QuerySet | None:
-    """The ids of the projects `user` leads (their lead, or an active "lead" membership) as a
-    subquery; None for superusers, who lead every project (as projects.policies.project_roles has it)."""
-    # Lazy import: annotation sits below projects (docs/architecture.md).
-    from projects.models import Membership, Project
-
-    if user.is_superuser:
-        return None
-    memberships = Membership.objects.filter(user=user, role=Membership.Role.LEAD, is_active=True)
-    return Project.objects.filter(Q(lead=user) | Q(pk__in=memberships.values("project_id"))).values("pk")
-
-
 def _led_or_own(queryset: QuerySet, *, user: User, own: Q | None = None) -> QuerySet:
     """`queryset` cut to the rows of the projects `user` leads, plus the rows `own` matches."""
-    led = _led_project_ids(user)
-    if led is None:
+    if user.is_superuser:  # leads every project
         return queryset
-    condition = Q(project_id__in=led)
+    condition = Q(project_id__in=access.led_project_ids(user))
     if own is not None:
         condition |= own
     return queryset.filter(condition)
@@ -121,7 +109,6 @@ def in_force_columns_sql(project_id_sql: str) -> str:
 @functools.cache
 def _in_force_columns_sql(vendor: str, project_id_sql: str) -> str:
     # Per database vendor and expression: the hot path asks for it on every next and submit.
-    from projects.models import Project  # lazy: annotation sits below projects
 
     quote = connection.ops.quote_name
     version, guideline, project = (quote(m._meta.db_table) for m in (LabelSchemaVersion, Guideline, Project))
@@ -192,7 +179,6 @@ def work_project_from_row(row: Sequence[Any]) -> Project:
     the ORM converts them; the engine's columns only, others load on first use. Plain SQL: on the
     hot path, the ORM's query (or a raw queryset of the whole row) cost more Python than the rest
     of `next`."""
-    from projects.models import Project  # lazy: annotation sits below projects
 
     _, names, converted = work_project_columns(connection.vendor, "wp")
     values = list(row[: len(names)])
@@ -207,7 +193,6 @@ def work_project_columns(vendor: str, alias: str) -> tuple[str, list[str], list[
     """The engine's project columns for a SELECT list (of the project table aliased `alias`), their
     attribute names, and the columns that have converters on this database (applied as the ORM
     applies them), per database vendor (built once per process)."""
-    from projects.models import Project  # lazy: annotation sits below projects
 
     fields = [f for f in Project._meta.concrete_fields if f.attname in _WORK_PROJECT_FIELDS]
     quote = connection.ops.quote_name

@@ -47,19 +47,20 @@ from annotation.selectors import (
     work_project_columns,
     work_project_from_row,
 )
+from annotation.signals import items_changed
 from annotation.validation import item_row_clean, label_definitions_clean, labels_chosen_check
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
+from projects.access import can_manage_project
+from projects.models import Membership, Project
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from accounts.models import User
-    from projects.models import Project
 
 
 def _require_lead(actor: User, project: Project) -> None:
     # Lazy import: annotation sits below projects; the policy module has no model imports.
-    from projects.policies import can_manage_project
 
     if not can_manage_project(actor, project):
         raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
@@ -554,9 +555,9 @@ def import_job_fail(*, job_id: int, message: str) -> None:
 
 
 def _progress_refresh_on_commit(project_id: int) -> None:
-    from projects.tasks import project_progress_refresh as project_progress_refresh_task
-
-    transaction.on_commit(lambda: project_progress_refresh_task.delay(project_id))
+    """Tell the floors above, once committed, that the project's items changed (they refresh its
+    progress figures: annotation/signals.py)."""
+    transaction.on_commit(lambda: items_changed.send(sender=Item, project_id=project_id))
 
 
 # --- The assignment engine ------------------------------------------------------------------
@@ -572,7 +573,6 @@ def _eligibility_check(*, project: Project, annotator: User, membership: Any = _
     """Refuse `annotator` work in `project` unless they are an active, unpaused annotator of it and
     qualified. `membership`: their annotator membership (paused_at, paused_reason), None when
     they have none, if the caller has read it already (assignment_next does, with its other reads)."""
-    from projects.models import Membership
 
     if membership is _UNREAD:
         membership = (
@@ -636,7 +636,6 @@ def assignment_create(*, item: Item, annotator: User, now=None) -> Assignment:
 
 @transaction.atomic
 def _assignment_create_locked(*, item: Item, annotator: User, now) -> Assignment:
-    from projects.models import Membership
 
     item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item.pk)
     project = item.project
@@ -730,7 +729,6 @@ def _work_context(*, project: Project, annotator: User, now) -> _WorkContext:
 
 
 def _work_context_row(*, project_id: int, annotator: User, now) -> tuple[Any, ...] | None:
-    from projects.models import Membership  # lazy: annotation sits below projects
 
     day_start = graphic_day_start(now)
     if connection.vendor != "postgresql":
@@ -750,7 +748,6 @@ def _work_context_row(*, project_id: int, annotator: User, now) -> tuple[Any, ..
 
 
 def _work_context_from(*, project: Project, annotator: User, row: Sequence[Any]) -> _WorkContext:
-    from projects.models import Membership  # lazy: annotation sits below projects
 
     row = row[len(work_project_columns(connection.vendor, "wp")[1]) :]
     membership_id, paused_at, paused_reason, has_open_lease, total, gold, graphic = row[:7]
@@ -774,7 +771,6 @@ def _work_context_sql(vendor: str) -> str:
     it on every next): the project's engine columns, then the context. The gold and graphic
     counts are only evaluated when the project has them on (a CASE runs its subquery only when
     its branch is taken)."""
-    from projects.models import Membership, Project  # lazy: annotation sits below projects
 
     quote = connection.ops.quote_name
     memberships, assignments, items, projects = (
@@ -1151,7 +1147,6 @@ def _submit_state_locked(*, assignment_id: int) -> dict[str, Any]:
     """One statement: the assignment and its item, locked (in that order, as everywhere: lease
     before item), the project's settings that submit reads, an existing annotation, and what is
     in force. PostgreSQL locks the two rows; SQLite's IMMEDIATE transaction holds the database."""
-    from projects.models import Project  # lazy: annotation sits below projects
 
     with connection.cursor() as cursor:
         cursor.execute(_submit_state_sql(connection.vendor), [assignment_id])
@@ -1178,7 +1173,6 @@ def _submit_state_locked(*, assignment_id: int) -> dict[str, Any]:
 @functools.cache
 def _submit_state_sql(vendor: str) -> str:
     """_submit_state_locked's statement, per database vendor (built once per process)."""
-    from projects.models import Project  # lazy: annotation sits below projects
 
     quote = connection.ops.quote_name
     assignments, items, annotations, projects = (

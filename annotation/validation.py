@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from annotation.models import LABEL_KEY_RE, Modality
-from config.errors import QuorumError
+from core.errors import QuorumError
 
 _label_key = re.compile(LABEL_KEY_RE)
 MAX_TEXT_CHARS = 100_000

@@ -26,14 +26,12 @@ from annotation import selectors, services
 from annotation.forms import SKIP_REASONS, AnnotationSubmitForm, FlagRaiseForm, SkipForm
 from annotation.models import Assignment, Guideline, LabelSchema
 from annotation.presenters import item_media_urls, item_metadata_rows
-from config.errors import NotAllowed, QuorumError
-from config.pages import service_attempt
+from core.errors import NotAllowed, QuorumError
+from core.pages import form_errors_text, service_attempt
 
 # Projects, their roles and their selectors belong to the projects app (annotation's models name
 # it only as "projects.Project"); this interface module reads them, the models never do.
-from projects import policies
-from projects import selectors as project_selectors
-from projects.forms import form_errors_text
+from projects import access
 
 T = TypeVar("T")
 TASK_PAGE = "annotation/task_detail.html"
@@ -46,8 +44,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     """The projects the user labels or reviews now; annotators and reviewers land here."""
     _require_not_requester(request)
     context = {
-        "annotate_projects": project_selectors.annotator_projects(user=request.user),
-        "review_projects": project_selectors.reviewer_projects(user=request.user),
+        "annotate_projects": access.annotator_projects(user=request.user),
+        "review_projects": access.reviewer_projects(user=request.user),
     }
     return render(request, "annotation/project_queue.html", context)
 
@@ -154,10 +152,15 @@ def _require_not_requester(request: HttpRequest) -> None:
 def _annotator_project(request: HttpRequest, project_id: int):
     """The project, if the user may see it (404 otherwise, so other projects do not leak) and is
     one of its active annotators (403 otherwise)."""
-    project = project_selectors.project_list(user=request.user).filter(pk=project_id).first()
+    project = (
+        access.visible_projects(request.user)
+        .select_related("lead", "request", "label_schema")
+        .filter(pk=project_id)
+        .first()
+    )
     if project is None:
         raise Http404("No such project.")
-    if "annotator" not in policies.project_roles(request.user, project):
+    if "annotator" not in access.project_roles(request.user, project):
         raise PermissionDenied("Only the project's annotators label its items.")
     return project
 

@@ -43,8 +43,9 @@ def demo_project(*, labels: int = 6, overlap: int = 3, annotators: int = 0):
     """A lead, a single-choice schema with `labels` labels, and a project in production."""
     from accounts.models import User
     from annotation import services as annotation_services
-    from projects import services
+    from projects import services as project_services
     from projects.models import Project
+    from workbench import services
 
     lead = User.objects.create_user("bench-lead", password="x", role=User.Role.LEAD)
     schema = annotation_services.schema_create(
@@ -65,7 +66,7 @@ def demo_project(*, labels: int = 6, overlap: int = 3, annotators: int = 0):
     people = []
     for index in range(annotators):
         person = User.objects.create_user(f"bench-annotator-{index}", password="bench-pass", role=User.Role.ANNOTATOR)
-        services.membership_add(project=project, user=person, role="annotator", actor=lead)
+        project_services.membership_add(project=project, user=person, role="annotator", actor=lead)
         people.append(person)
     Project.objects.filter(pk=project.pk).update(phase=Project.Phase.PRODUCTION)
     project.refresh_from_db()

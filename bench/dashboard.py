@@ -12,7 +12,7 @@ annotated three times) and 1,000 gold items answered by every annotator: 950,001
 plus 24 smaller projects for the portfolio, a data request with a per-class volume, agreement
 reports, milestones, blockers and a few flags.
 
-Then it times, once each: `projects.rollups.rollup_refresh` from an empty watermark (the cold
+Then it times, once each: `workbench.rollups.rollup_refresh` from an empty watermark (the cold
 catch-up; the beat task afterwards only reads what arrived since) and the existing progress
 refresh; and then the server time of the portfolio and the project page, as the lead, through
 Django's test Client (middleware, session, view, queries, template): `--runs` requests after a
@@ -56,9 +56,9 @@ def load() -> dict:
     from annotation import services as annotation_services
     from annotation.models import Annotation, Assignment, Batch, Flag, Item
     from annotation.selectors import guideline_current, schema_version_current
-    from projects import services
     from projects.models import DataRequest, Membership, Project
     from quality.models import AgreementReport
+    from workbench import services
 
     started = time.perf_counter()
     lead, project, _ = demo_project(labels=len(LABELS), overlap=OVERLAP)
@@ -267,10 +267,10 @@ def child(args: argparse.Namespace) -> None:
     from django.urls import reverse
 
     from accounts.models import User
-    from projects import rollups, services
     from projects.models import Project
-    from projects.selectors import project_gold_figures
     from quality.views import quality_section_context
+    from workbench import rollups, services
+    from workbench.selectors import project_gold_figures
 
     started = time.perf_counter()
     counted = rollups.rollup_refresh(settle_seconds=0)
@@ -316,7 +316,7 @@ def child(args: argparse.Namespace) -> None:
     # request too (nothing on the page should depend on it), the section alone, and the page with
     # the section's figures precomputed, to show what the dashboard itself costs.
     measure("project (cold cache)", pages["project"], cold=True)
-    with mock.patch("projects.views.quality_section_context", return_value=quality):
+    with mock.patch("workbench.views.quality_section_context", return_value=quality):
         measure("project (quality section precomputed)", pages["project"])
     figures["quality_section_context"] = {"median_ms": quality_ms, "max_ms": quality_ms, "queries": 0}
     print(

@@ -286,8 +286,8 @@ def db_load(args: argparse.Namespace) -> None:
     from annotation import services as annotation_services
     from annotation.models import Annotation, Assignment, Batch, Item
     from annotation.selectors import guideline_current, schema_version_current
-    from projects import services as project_services
     from projects.models import Membership, Project
+    from workbench import services as workbench_services
 
     items, annotators, labels, _, _ = synthetic(
         items=args.items, overlap=args.overlap, annotators=args.annotators, labels=args.labels, seed=args.seed
@@ -301,7 +301,7 @@ def db_load(args: argparse.Namespace) -> None:
         labels=[{"key": key, "name": key.title(), "severity": int(severity[i])} for i, key in enumerate(keys)],
         actor=lead,
     )
-    project = project_services.project_create(
+    project = workbench_services.project_create(
         actor=lead, name="Bench quality", lead=lead, label_schema=schema, default_overlap=args.overlap,
         max_overlap=max(args.overlap, 5), gold_rate=0, dynamic_overlap_threshold=0, graphic_daily_cap=0,
     )  # fmt: skip

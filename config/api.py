@@ -6,7 +6,6 @@ from rest_framework.routers import DefaultRouter
 
 from annotation.api.views import AnnotationViewSet, AssignmentViewSet, FlagViewSet, ImportJobViewSet
 from delivery.api.views import DeliveryViewSet, EvaluationViewSet, WebhookEndpointViewSet
-from projects.api.views import BlockerViewSet, DataRequestViewSet, ProjectViewSet
 from quality.api.views import (
     AdjudicationViewSet,
     AgreementReportViewSet,
@@ -14,6 +13,7 @@ from quality.api.views import (
     QualityJobViewSet,
     QualityProjectViewSet,
 )
+from workbench.api.views import BlockerViewSet, DataRequestViewSet, ProjectViewSet
 
 router = DefaultRouter()
 router.register("requests", DataRequestViewSet, basename="datarequest")

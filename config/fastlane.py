@@ -48,7 +48,7 @@ KNOWN_MIDDLEWARE = {
     "django.contrib.messages.middleware.MessageMiddleware": "respond",
     "django.middleware.clickjacking.XFrameOptionsMiddleware": "respond",
     "django_htmx.middleware.HtmxMiddleware": "",  # sets request.htmx, which the views never read
-    "config.middleware.ContentSecurityPolicyMiddleware": "respond",
+    "core.middleware.ContentSecurityPolicyMiddleware": "respond",
 }
 
 

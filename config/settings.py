@@ -81,11 +81,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    # Quorum, floor by floor from the bottom (docs/architecture.md); core/ holds no models.
     "accounts",
+    "projects",
     "annotation",
     "quality",
-    "projects",
+    "workbench",
     "delivery",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -98,7 +101,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "config.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -214,7 +217,7 @@ MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # DRF's TokenAuthentication, with tokens remembered a few seconds per process.
-        "config.authentication.CachedTokenAuthentication",
+        "core.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -224,8 +227,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("QUORUM_API_PAGE_SIZE", 50),
-    "DEFAULT_SCHEMA_CLASS": "config.schema.QuorumAutoSchema",
-    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.QuorumAutoSchema",
+    "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -299,7 +302,7 @@ LOGGING = {
 # --- Quorum -----------------------------------------------------------------------------------
 
 QUORUM_MEDIA_URL_SCHEMES = ("http", "https")
-# API tokens are remembered this long per process (config.authentication): a user deactivated or a
+# API tokens are remembered this long per process (core.authentication): a user deactivated or a
 # token deleted in another process still authenticates there for at most this long. 0: off.
 QUORUM_TOKEN_CACHE_SECONDS = env_int("QUORUM_TOKEN_CACHE_SECONDS", 5)
 # The WSGI handler answers the work loop's next and submit before Django's middleware chain
@@ -309,13 +312,13 @@ QUORUM_FAST_LANE = env_bool("QUORUM_FAST_LANE", True)
 # from the cache: recomputed after a new annotation, but at most this often (seconds) on a busy
 # project. The delivery gate and the API always compute them afresh.
 QUORUM_PAGE_FIGURES_SECONDS = env_int("QUORUM_PAGE_FIGURES_SECONDS", 60)
-# Dashboard rollups (projects.rollups): annotations younger than this wait for the next run, so one
+# Dashboard rollups (workbench.rollups): annotations younger than this wait for the next run, so one
 # committed a moment after a higher id is never skipped by the id watermark.
 QUORUM_ROLLUP_SETTLE_SECONDS = env_int("QUORUM_ROLLUP_SETTLE_SECONDS", 10)
 # Embedded mode runs no beat: the dashboard pages bring the rollups up to date before reading them
 # (a run with nothing new is a few milliseconds). With a broker, beat does it (projects.rollup_refresh).
 QUORUM_ROLLUP_ON_READ = env_bool("QUORUM_ROLLUP_ON_READ", not REDIS_URL)
-# Forecasts (projects.forecast): the trailing window of daily throughput they read.
+# Forecasts (workbench.forecast): the trailing window of daily throughput they read.
 QUORUM_FORECAST_WINDOW_DAYS = env_int("QUORUM_FORECAST_WINDOW_DAYS", 14)
 # Delivery webhooks (delivery.tasks.webhook_send): attempts in all, the first retry's delay (doubling
 # after each failure), and each POST's timeout.

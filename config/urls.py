@@ -14,15 +14,15 @@ api_patterns = [
 ]
 
 # Under /api/, a path no route matches answers in JSON, like the API's own errors.
-handler404 = "config.exceptions.page_not_found"
-handler500 = "config.exceptions.server_error"
+handler404 = "core.exceptions.page_not_found"
+handler500 = "core.exceptions.server_error"
 
 urlpatterns = [
     # First, so the annotators' work loop is resolved in one step: next and submit without DRF's
     # per-request machinery when they can be; anything else falls back to the router's views.
     path("api/v1/", include(lean_urlpatterns(router))),
     path("", include("accounts.urls")),
-    path("projects/", include("projects.urls")),
+    path("projects/", include("workbench.urls")),
     path("annotate/", include("annotation.urls")),
     path("quality/", include("quality.urls")),
     path("deliveries/", include("delivery.urls")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from projects import policies as project_policies
+from projects import access as project_access
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def can_build_delivery(user: User, project: Project) -> bool:
     """Leads of the project ask for deliveries."""
-    return project_policies.can_manage_project(user, project)
+    return project_access.can_manage_project(user, project)
 
 
 def is_recipient(user: User, delivery: Delivery) -> bool:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 
 from delivery.models import Delivery, Evaluation, WebhookAttempt, WebhookEndpoint
-from projects.models import Membership, Project
+from projects import access
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -18,9 +18,7 @@ def _visible(user: User) -> Q:
     requests they filed or their team filed."""
     if user.is_superuser:
         return Q()
-    led = Project.objects.filter(
-        Q(lead=user) | Q(memberships__user=user, memberships__role=Membership.Role.LEAD, memberships__is_active=True)
-    ).values("pk")
+    led = access.led_project_ids(user)
     recipient = Q(request__requester=user)
     if user.team_id:
         recipient |= Q(request__team_id=user.team_id)

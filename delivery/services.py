@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from annotation.models import Annotation, Item
 from annotation.validation import CONTENT_FIELDS, item_content_hash
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
 from delivery import metrics, policies
 from delivery.models import MANIFEST_SCHEMA_VERSION, Delivery, Evaluation, Format, WebhookAttempt, WebhookEndpoint
 from delivery.writers import ANNOTATION_COLUMNS, ITEM_COLUMNS, WRITERS, Writer, file_digest

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from config.errors import QuorumError
+from core.errors import QuorumError
 from delivery import selectors, services
 from delivery.models import Delivery, Evaluation
 

@@ -14,9 +14,18 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from annotation.models import Modality
-
 LANGUAGE_CODE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+class Modality(models.TextChoices):
+    """What kind of content an item (and a project, a request, a qualification) is."""
+
+    TEXT = "text", "Text"
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+    AUDIO = "audio", "Audio"
+    OCR = "ocr", "OCR (text in images)"
+    MULTIMODAL = "multimodal", "Multimodal post"
 
 
 class Priority(models.IntegerChoices):
@@ -45,7 +54,7 @@ class DataRequest(models.Model):
 
     class Stage(models.TextChoices):
         """Where the request is, as its team follows it: its status, then its project's phase.
-        Not stored (projects.selectors.datarequest_list annotates it), so no migration."""
+        Not stored (workbench.selectors.datarequest_list annotates it), so no migration."""
 
         SUBMITTED = "submitted", "Submitted"
         ACCEPTED = "accepted", "Accepted"
@@ -105,18 +114,6 @@ class DataRequest(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("projects:request_detail", args=[self.pk])
-
-
-class ProjectQuerySet(models.QuerySet):
-    def visible_to(self, user) -> ProjectQuerySet:
-        """Projects the user may see: superusers all; others where they lead, are a member, or
-        (requesters) where the project answers a request of their team."""
-        if user.is_superuser:
-            return self
-        condition = Q(lead=user) | Q(memberships__user=user, memberships__is_active=True)
-        if user.team_id:
-            condition |= Q(request__team_id=user.team_id)
-        return self.filter(pk__in=Project.objects.filter(condition).values("pk"))
 
 
 class Project(models.Model):
@@ -197,7 +194,7 @@ class Project(models.Model):
     annotations_done = models.PositiveIntegerField(default=0)
     items_completed = models.PositiveIntegerField(default=0)
     progress_refreshed_at = models.DateTimeField(null=True, blank=True)
-    # Automatic risks (projects.risks): how long production may sit without an annotation, and
+    # Automatic risks (workbench.risks): how long production may sit without an annotation, and
     # how long an annotator's question may wait for an answer, before the system raises a risk.
     risk_idle_hours = models.PositiveSmallIntegerField(
         default=24,
@@ -213,8 +210,6 @@ class Project(models.Model):
     lessons = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["deadline", "name"]
@@ -420,13 +415,13 @@ class Activity(models.Model):
         return self.summary
 
 
-# --- Rollups (projects.rollups keeps them; dashboards read them, never the annotations) ------------
+# --- Rollups (workbench.rollups keeps them; dashboards read them, never the annotations) ------------
 
 
 class DailyRollup(models.Model):
-    """One project's figures for one day (UTC), added to incrementally by projects.rollups.
+    """One project's figures for one day (UTC), added to incrementally by workbench.rollups.
 
-    Handling time is kept as a histogram over fixed log-spaced buckets (projects.rollups.TIME_BUCKETS_MS),
+    Handling time is kept as a histogram over fixed log-spaced buckets (workbench.rollups.TIME_BUCKETS_MS),
     so medians and p90s over any set of days are exact to within one bucket's width.
     """
 

@@ -24,6 +24,8 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subqu
 from django.db.models.functions import Cast, RowNumber
 
 from annotation.models import Annotation, Guideline, Item
+from projects import access
+from projects.models import Project
 from quality import encoding, gold, loading
 from quality.figures import frame_records
 from quality.models import Adjudication, AgreementReport, AuditSample, Consensus, QualityJob, Review
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from accounts.models import User
-    from projects.models import Project
 
 Scope = AgreementReport.Scope
 T = TypeVar("T")
@@ -44,15 +45,8 @@ PAGE_CACHE_SECONDS = 600
 
 def _project(project_id: int) -> Project:
     # Lazy import: quality sits below projects (docs/architecture.md); it only reads the row.
-    from projects.models import Project
 
     return Project.objects.get(pk=project_id)
-
-
-def _visible_project_ids(user: User) -> QuerySet:
-    from projects.models import Project
-
-    return Project.objects.visible_to(user).values("pk")
 
 
 # --- Agreement reports ------------------------------------------------------------------------------
@@ -60,7 +54,7 @@ def _visible_project_ids(user: User) -> QuerySet:
 
 def agreement_report_list(*, user: User) -> QuerySet[AgreementReport]:
     """Reports of the projects `user` may see, newest first."""
-    return AgreementReport.objects.filter(project_id__in=_visible_project_ids(user)).select_related("project")
+    return AgreementReport.objects.filter(project_id__in=access.visible_project_ids(user)).select_related("project")
 
 
 def agreement_report_latest(
@@ -144,7 +138,6 @@ def agreement_report_is_stale(report: AgreementReport, *, state: dict[str, Any] 
 def agreement_stale_project_ids() -> list[int]:
     """Projects (not closed) with annotations whose project-scope report is missing or older than
     their latest annotations: what the periodic refresh recomputes. Two queries."""
-    from projects.models import Project
 
     latest = AgreementReport.objects.filter(
         project=OuterRef("pk"), scope=Scope.PROJECT, window_start__isnull=True
@@ -175,7 +168,9 @@ def agreement_stale_project_ids() -> list[int]:
 
 def quality_job_list(*, user: User) -> QuerySet[QualityJob]:
     """Jobs of the projects `user` may see, newest first."""
-    return QualityJob.objects.filter(project_id__in=_visible_project_ids(user)).select_related("project", "report")
+    return QualityJob.objects.filter(project_id__in=access.visible_project_ids(user)).select_related(
+        "project", "report"
+    )
 
 
 def quality_job_status(*, user: User, job_id: int) -> dict[str, Any]:
@@ -200,11 +195,9 @@ def quality_job_status(*, user: User, job_id: int) -> dict[str, Any]:
 def audit_queue(*, reviewer: User, project_id: int | None = None) -> QuerySet[AuditSample]:
     """Pending audit samples of the projects `reviewer` reviews (active reviewer membership),
     unassigned or assigned to them, never of their own annotations; oldest first."""
-    from projects.models import Membership
 
-    reviewed = Membership.objects.filter(user=reviewer, role=Membership.Role.REVIEWER, is_active=True)
     samples = AuditSample.objects.filter(
-        status=AuditSample.Status.PENDING, project_id__in=reviewed.values("project_id")
+        status=AuditSample.Status.PENDING, project_id__in=access.reviewed_project_ids(reviewer)
     ).filter(Q(reviewer__isnull=True) | Q(reviewer=reviewer))
     if project_id is not None:
         samples = samples.filter(project_id=project_id)
@@ -226,27 +219,11 @@ def adjudication_queue(*, project_id: int, reviewer: User | None = None) -> Quer
     return queue.select_related("item").order_by("confidence", "item_id")
 
 
-def adjudication_project_ids(*, reviewer: User) -> QuerySet:
-    """Projects where `reviewer` may settle items: they review them, or lead them."""
-    from projects.models import Membership, Project
-
-    if reviewer.is_superuser:
-        return Project.objects.values("pk")
-    return Project.objects.filter(
-        Q(lead=reviewer)
-        | Q(
-            memberships__user=reviewer,
-            memberships__role__in=[Membership.Role.REVIEWER, Membership.Role.LEAD],
-            memberships__is_active=True,
-        )
-    ).values("pk")
-
-
 def adjudication_next(*, reviewer: User, skipped: Iterable[int] = ()) -> tuple[Consensus | None, int]:
     """The reviewer's next item to settle over all the projects they review or lead (least
     confident first, never one they annotated, none of `skipped`), and how many are waiting."""
     queue = (
-        Consensus.objects.filter(project_id__in=adjudication_project_ids(reviewer=reviewer), needs_adjudication=True)
+        Consensus.objects.filter(project_id__in=access.adjudicating_project_ids(reviewer), needs_adjudication=True)
         .exclude(Exists(Adjudication.objects.filter(item_id=OuterRef("item_id"))))
         .exclude(Exists(Annotation.objects.filter(item_id=OuterRef("item_id"), annotator=reviewer)))
     )

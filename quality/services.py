@@ -30,7 +30,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from annotation.models import Annotation, Batch, Guideline, Item, LabelSchema
 from annotation.selectors import schema_version_current
 from annotation.validation import labels_chosen_check
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
+from projects.access import project_roles
+from projects.models import Project
 from quality import aggregation, agreement, figures, loading, selectors, valuecounts
 from quality.models import (
     Adjudication,
@@ -44,7 +46,6 @@ from quality.models import (
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,6 @@ PROGRESS_LOAD_SHARE = 0.7  # the share of a job's progress bar that loading the 
 
 def _project(project_id: int, *, lock: bool = False) -> Project:
     # Lazy import: quality sits below projects (docs/architecture.md); it only reads the row.
-    from projects.models import Project
 
     projects = Project.objects.select_for_update(of=("self",)) if lock else Project.objects
     try:
@@ -79,8 +79,7 @@ def _project(project_id: int, *, lock: bool = False) -> Project:
 
 
 def _roles(user: User, project: Project) -> set[str]:
-    # Lazy import, as above: projects.policies is the one answer to "may this user ...?".
-    from projects.policies import project_roles
+    # Lazy import, as above: projects.access is the one answer to "may this user ...?".
 
     return project_roles(user, project)
 

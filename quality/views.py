@@ -2,7 +2,7 @@
 the job status block it polls, reinstating annotators paused by the gold bar, the root-cause page,
 the reviewers' audit queue and their adjudication page.
 
-Each handler checks the role through projects.policies (or the reviewer's memberships), calls one
+Each handler checks the role through projects.access (or the reviewer's memberships), calls one
 service or selector, and renders or redirects. Projects the user may not see are 404; a domain
 refusal (QuorumError or ValidationError) becomes an error message, never a 500.
 """
@@ -23,9 +23,9 @@ from django.views.decorators.vary import vary_on_headers
 from annotation import selectors as annotation_selectors
 from annotation.models import LabelSchema
 from annotation.presenters import item_media_urls, item_metadata_rows
-from config.pages import service_attempt
-from projects import policies
-from projects import selectors as project_selectors
+from core.pages import service_attempt
+from projects import access
+from projects import services as project_services
 from projects.models import Membership, Project
 from quality import selectors, services
 from quality.models import AuditSample, Consensus, QualityJob, Review
@@ -49,17 +49,17 @@ CAUSE_KEYS = {
 def _project_or_404(request: HttpRequest, pk: int) -> Project:
     """The project if the user may see it; 404 otherwise, so other projects do not leak."""
     try:
-        project = project_selectors.project_list(user=request.user).get(pk=pk)
+        project = access.visible_projects(request.user).select_related("lead", "request", "label_schema").get(pk=pk)
     except Project.DoesNotExist:
         raise Http404("No such project.")
-    if not policies.can_view_project(request.user, project):
+    if not access.can_view_project(request.user, project):
         raise Http404("No such project.")
     return project
 
 
 def _lead_project(request: HttpRequest, pk: int) -> Project:
     project = _project_or_404(request, pk)
-    if not policies.can_manage_project(request.user, project):
+    if not access.can_manage_project(request.user, project):
         raise PermissionDenied("Only the project's lead sees its quality figures.")
     return project
 
@@ -115,7 +115,6 @@ def _gold_watch(project: Project, gold: selectors.GoldAccuracy) -> list[dict[str
 @require_POST
 def annotator_reinstate(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
     """A lead gives an annotator paused by the gold bar work again; back to the quality section."""
-    from projects import services as project_services  # the service owning memberships
 
     project = _lead_project(request, pk)
     annotator = Membership.objects.filter(project=project, user_id=user_pk, role=Membership.Role.ANNOTATOR).first()
@@ -196,7 +195,7 @@ def root_cause(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _require_reviewer(request: HttpRequest) -> None:
-    reviews = Membership.objects.filter(user=request.user, role=Membership.Role.REVIEWER, is_active=True).exists()
+    reviews = access.reviewed_project_ids(request.user).exists()
     if not reviews and request.user.role != request.user.Role.REVIEWER:
         raise PermissionDenied("The audit queue is for reviewers.")
 
@@ -214,9 +213,8 @@ def audit_queue(request: HttpRequest) -> HttpResponse:
 def audit_review(request: HttpRequest, sample_pk: int) -> HttpResponse:
     """Record a verdict on one sample, then the next sample (the audit area for htmx)."""
     _require_reviewer(request)
-    reviewed = Membership.objects.filter(user=request.user, role=Membership.Role.REVIEWER, is_active=True)
     sample = (
-        AuditSample.objects.filter(pk=sample_pk, project_id__in=reviewed.values("project_id"))
+        AuditSample.objects.filter(pk=sample_pk, project_id__in=access.reviewed_project_ids(request.user))
         .select_related("project")
         .first()
     )
@@ -292,7 +290,7 @@ SKIPPED_KEEP = 500  # the newest skips a reviewer's session remembers
 
 
 def _require_adjudicator(request: HttpRequest) -> None:
-    if not selectors.adjudication_project_ids(reviewer=request.user).exists():
+    if not access.adjudicating_project_ids(request.user).exists():
         raise PermissionDenied("Adjudication is for the reviewers and leads of a project.")
 
 
@@ -310,9 +308,7 @@ def adjudication_settle(request: HttpRequest, item_pk: int) -> HttpResponse:
     """Record the final labels of one item (with the reason), then the next item."""
     _require_adjudicator(request)
     consensus = (
-        Consensus.objects.filter(
-            item_id=item_pk, project_id__in=selectors.adjudication_project_ids(reviewer=request.user)
-        )
+        Consensus.objects.filter(item_id=item_pk, project_id__in=access.adjudicating_project_ids(request.user))
         .select_related("item")
         .first()
     )

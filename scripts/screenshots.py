@@ -33,7 +33,7 @@ def main() -> None:
     subprocess.run([*manage, "seed_demo"], env=env, check=True, stdout=subprocess.DEVNULL)
     # The dashboard reads the daily rollups; count the demo's annotations now (the pages would only
     # after the settle time, and the shots are taken sooner).
-    rollup = "from projects.rollups import rollup_refresh; rollup_refresh(settle_seconds=0)"
+    rollup = "from workbench.rollups import rollup_refresh; rollup_refresh(settle_seconds=0)"
     subprocess.run([*manage, "shell", "-c", rollup], env=env, check=True)
     server = subprocess.Popen(
         [*manage, "runserver", f"127.0.0.1:{PORT}", "--noreload"], env=env, stderr=subprocess.DEVNULL

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_filters import rest_framework as filters
 
 from annotation.models import Annotation, Assignment, Flag, ImportJob, label_key_validator
-from config.filters import IntegerFilter
+from core.filters import IntegerFilter
 
 
 class AssignmentFilterSet(filters.FilterSet):

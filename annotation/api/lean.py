@@ -36,8 +36,8 @@ from rest_framework.routers import BaseRouter
 from annotation import selectors
 from annotation.api.serializers import annotation_data, work_data
 from annotation.api.views import _plain_next, _plain_submit, work_assignment_id, work_next, work_submit
-from config.authentication import CachedTokenAuthentication
-from config.errors import QuorumError
+from core.authentication import CachedTokenAuthentication
+from core.errors import QuorumError
 
 # The Accept headers for which DRF's negotiation picks the JSON renderer with no parameters.
 _ACCEPTS_JSON = frozenset(["*/*", "application/json"])

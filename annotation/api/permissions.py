@@ -1,4 +1,4 @@
-"""Role checks of the annotation API, per object, through projects.policies.
+"""Role checks of the annotation API, per object, through projects.access.
 
 Visibility is not decided here: every queryset comes from a selector scoped to the user (your own
 assignments; annotations, flags and imports of the projects you lead, plus your own annotations and
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from projects import policies
+from projects import access
 
 
 class AssignmentPermission(BasePermission):
@@ -29,7 +29,7 @@ class FlagPermission(BasePermission):
 
     def has_object_permission(self, request, view, obj) -> bool:
         if view.action == "answer":
-            return policies.can_manage_project(request.user, obj.project)
+            return access.can_manage_project(request.user, obj.project)
         return True
 
 
@@ -39,4 +39,4 @@ class ImportJobPermission(BasePermission):
     message = "Only a lead of this project may see its imports."
 
     def has_object_permission(self, request, view, obj) -> bool:
-        return policies.can_manage_project(request.user, obj.project)
+        return access.can_manage_project(request.user, obj.project)

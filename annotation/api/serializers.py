@@ -16,22 +16,11 @@ from rest_framework import serializers
 
 from accounts.models import User
 from annotation.models import Annotation, Assignment, Flag, Guideline, ImportJob, Item, Label, LabelSchemaVersion
-from config.filters import BIGINT_MAX
+from core.filters import BIGINT_MAX
 
 # The API is an interface: like the annotation pages, it may read the projects app (the models
 # of annotation may not).
-from projects.models import Project
-
-
-class VisibleProjectField(serializers.PrimaryKeyRelatedField):
-    """A project id among the projects the caller may see; any other id "does not exist", so the
-    ids of other projects do not leak."""
-
-    def __init__(self, **kwargs):
-        super().__init__(queryset=Project.objects.all(), **kwargs)
-
-    def get_queryset(self):
-        return Project.objects.visible_to(self.context["request"].user)
+from projects.serializers import VisibleProjectField
 
 
 class _UserSummarySerializer(serializers.ModelSerializer):

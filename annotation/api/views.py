@@ -4,7 +4,7 @@ annotations, flags for the leads, and item imports.
 Each handler parses input, lets the permission class check the role, calls one service or
 selector and answers with the output serializer. Querysets come from the selectors, scoped to the
 user (your own assignments; what you lead), so anything else is a 404; domain errors become
-400/403 in config.exceptions.
+400/403 in core.exceptions.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from annotation.api.serializers import (
     work_data,
 )
 from annotation.models import LABEL_KEY_RE, Annotation, Assignment, Flag, ImportJob
-from config.errors import NotAllowed
-from config.viewsets import ServiceViewSet
-from projects import policies  # an interface may read projects (annotation's models and services may not)
+from core.errors import NotAllowed
+from core.viewsets import ServiceViewSet
+from projects import access  # an interface may read projects (annotation's models and services may not)
 
 
 def _plain_int(value: Any, low: int, high: int) -> bool:
@@ -90,7 +90,7 @@ def work_next(*, user: Any, project_id: int) -> Assignment | None:
     try:
         return services.assignment_next(project=project, annotator=user, context=context)
     except NotAllowed:
-        if not policies.can_view_project(user, project):
+        if not access.can_view_project(user, project):
             raise NotFound("No such project among yours.") from None
         raise
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_filters import rest_framework as filters
 
-from config.filters import IntegerFilter
+from core.filters import IntegerFilter
 from delivery.models import Delivery, Evaluation
 
 # Ids beyond the database's bigint are refused as invalid input, not sent to the database.

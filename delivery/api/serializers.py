@@ -6,7 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from delivery.models import Delivery, Evaluation, Format, WebhookAttempt, WebhookEndpoint
-from projects.api.serializers import VisibleProjectField
+from workbench.api.serializers import VisibleProjectField
 
 
 class DeliveryFileSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.viewsets import ServiceViewSet
+from core.viewsets import ServiceViewSet
 from delivery import selectors, services
 from delivery.api.filters import DeliveryFilterSet, EvaluationFilterSet
 from delivery.api.serializers import (

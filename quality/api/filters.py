@@ -6,7 +6,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django_filters import rest_framework as filters
 
-from config.filters import IntegerFilter
+from core.filters import IntegerFilter
 from quality.models import AgreementReport, AuditSample
 
 

@@ -1,12 +1,12 @@
-"""Role checks of the quality API, per object, through projects.policies.
+"""Role checks of the quality API, per object, through projects.access.
 
 Visibility is not decided here: querysets and project lookups are scoped to the user, so an object
 of a project they may not see is a 404 before these run. These decide what a user may do with what
 they see (a denial is a 403); the services check again, so a write missed here is still refused.
 
-projects.policies has no predicate for "is a member of the project" nor "reviews the project":
-those two read the roles that policies.project_roles gives (active memberships, plus "lead" for the
-project's lead and superusers), here, rather than adding predicates to policies.py.
+projects.access has no predicate for "is a member of the project" nor "reviews the project":
+those two read the roles that access.project_roles gives (active memberships, plus "lead" for the
+project's lead and superusers), here, rather than adding predicates to access.py.
 """
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 
-from projects import policies
+from projects import access
 
 REVIEWING_ROLES = {"reviewer", "lead"}
 
 
 def is_member(user: Any, project: Any) -> bool:
     """A lead of the project or any active member of it (annotator, reviewer, requester)."""
-    return bool(policies.project_roles(user, project))
+    return bool(access.project_roles(user, project))
 
 
 def can_review(user: Any, project: Any) -> bool:
     """A reviewer or lead of the project (what quality.services requires of reviews and adjudications)."""
-    return bool(policies.project_roles(user, project) & REVIEWING_ROLES)
+    return bool(access.project_roles(user, project) & REVIEWING_ROLES)
 
 
 class _ObjectActionPermission(BasePermission):
@@ -53,7 +53,7 @@ class AgreementReportPermission(_ObjectActionPermission):
 
 
 class QualityJobPermission(_ObjectActionPermission):
-    rules = {"retrieve": policies.can_manage_project}
+    rules = {"retrieve": access.can_manage_project}
     messages = {"retrieve": "Only a lead of this project may follow its quality jobs."}
 
 
@@ -63,8 +63,8 @@ class QualityProjectPermission(_ObjectActionPermission):
     rules = {
         "gate": is_member,
         "alpha": is_member,
-        "root_cause": policies.can_manage_project,
-        "reinstate": policies.can_manage_project,
+        "root_cause": access.can_manage_project,
+        "reinstate": access.can_manage_project,
     }
     messages = {
         "gate": "Only the leads and members of this project may see its quality gate.",

@@ -4,7 +4,7 @@ them, the quality gate and root-cause view, audit samples and their reviews, adj
 Each handler parses input, lets the permission class check the role, calls one service or
 selector and answers with the output serializer. Querysets are scoped to the user and a project
 named in a body or ?project= is looked up among the projects the user may see, so anything of
-another project is a 404; domain errors become 400/403 in config.exceptions.
+another project is a 404; domain errors become 400/403 in core.exceptions.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
@@ -24,9 +24,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.models import Item
-from config.errors import QuorumError
-from config.viewsets import ServiceViewSet
-from projects.models import Membership, Project  # an interface may read projects (quality's models may not)
+from core.errors import QuorumError
+from core.viewsets import ServiceViewSet
+from projects import access
+from projects.models import Project
+from projects.services import annotator_reinstate
 from quality import selectors, services
 from quality.api.filters import AgreementReportFilterSet, AuditSampleFilterSet
 from quality.api.permissions import (
@@ -65,26 +67,10 @@ PROJECT_PARAMETER = OpenApiParameter(
 
 def _visible_project(user: Any, project_id: int) -> Project:
     """The project if `user` may see it; a 404 otherwise, so the ids of other projects do not leak."""
-    project = Project.objects.visible_to(user).filter(pk=project_id).first()
+    project = access.visible_projects(user).filter(pk=project_id).first()
     if project is None:
         raise NotFound(NO_PROJECT)
     return project
-
-
-def _member_project_ids(user: Any) -> QuerySet:
-    """Projects `user` leads or is an active member of (a requester's team view is not enough)."""
-    if user.is_superuser:
-        return Project.objects.values("pk")
-    return Project.objects.filter(Q(lead=user) | Q(memberships__user=user, memberships__is_active=True)).values("pk")
-
-
-def _led_project_ids(user: Any) -> QuerySet:
-    """Projects where `user` has the "lead" role of projects.policies.project_roles."""
-    if user.is_superuser:
-        return Project.objects.values("pk")
-    return Project.objects.filter(
-        Q(lead=user) | Q(memberships__user=user, memberships__role=Membership.Role.LEAD, memberships__is_active=True)
-    ).values("pk")
 
 
 class _ViewSet(ServiceViewSet):
@@ -115,7 +101,7 @@ class AgreementReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _
         if getattr(self, "swagger_fake_view", False):
             return AgreementReport.objects.none()
         user = self.request.user
-        return selectors.agreement_report_list(user=user).filter(project_id__in=_member_project_ids(user))
+        return selectors.agreement_report_list(user=user).filter(project_id__in=access.member_project_ids(user))
 
 
 @extend_schema(tags=["quality"])
@@ -206,7 +192,6 @@ class QualityProjectViewSet(_ViewSet):
     def reinstate(self, request: Request) -> Response:
         """Give an annotator paused by the gold bar work again (leads). From then on, the bar
         counts only the gold they answer after this moment."""
-        from projects.services import annotator_reinstate  # the service owning memberships
 
         project = self._project_from_query(request)
         fields = ReinstateSerializer(data=request.data)
@@ -249,11 +234,11 @@ class AuditSampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _View
         user = self.request.user
         if self.action == "list":
             queue = selectors.audit_queue(reviewer=user).values("pk")
-            samples = AuditSample.objects.filter(Q(pk__in=queue) | Q(project_id__in=_led_project_ids(user)))
+            samples = AuditSample.objects.filter(Q(pk__in=queue) | Q(project_id__in=access.led_project_ids(user)))
         else:
             # One sample: any of a project you may see; the permission class asks for the
             # reviewer or lead role (403) and review_record for the rest.
-            samples = AuditSample.objects.filter(project_id__in=Project.objects.visible_to(user).values("pk"))
+            samples = AuditSample.objects.filter(project_id__in=access.visible_project_ids(user))
         return samples.select_related("project", "annotation__item")
 
     @extend_schema(request=AuditSampleReviewSerializer, responses={200: ReviewSerializer})
@@ -290,7 +275,7 @@ class AdjudicationViewSet(mixins.CreateModelMixin, _ViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Adjudication.objects.none()
-        return Adjudication.objects.filter(project_id__in=Project.objects.visible_to(self.request.user).values("pk"))
+        return Adjudication.objects.filter(project_id__in=access.visible_project_ids(self.request.user))
 
     @extend_schema(
         request=AdjudicationCreateSerializer,
@@ -299,7 +284,7 @@ class AdjudicationViewSet(mixins.CreateModelMixin, _ViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record the final labels of an item (reviewers and leads who did not annotate it)."""
         fields = self._input(request)
-        visible = Project.objects.visible_to(request.user).values("pk")
+        visible = access.visible_project_ids(request.user)
         item = Item.objects.filter(pk=fields.pop("item"), project_id__in=visible).first()
         if item is None:
             raise NotFound("No such item among yours.")

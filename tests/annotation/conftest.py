@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config import authentication
+from core import authentication
 from projects.models import Project
 
 
@@ -20,7 +20,7 @@ def live(project):
 
 @pytest.fixture
 def fresh_token_memory():
-    """The per-process token memory (config.authentication) empty before and after the test."""
+    """The per-process token memory (core.authentication) empty before and after the test."""
     authentication.token_cache_clear()
     yield
     authentication.token_cache_clear()

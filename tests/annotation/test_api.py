@@ -645,7 +645,7 @@ def test_schema_documents_the_annotation_api(tmp_path):
     for path, verbs in expected.items():
         assert set(paths[path]) == verbs, path
         assert all(paths[path][verb]["tags"] == ["annotation"] for verb in verbs)
-    # 200, 204 and 404 are its own; config.schema adds the error answers every operation may give.
+    # 200, 204 and 404 are its own; core.schema adds the error answers every operation may give.
     assert {"200", "204", "404"} <= set(paths["/api/v1/assignments/next/"]["post"]["responses"])
     assert "multipart/form-data" in paths["/api/v1/imports/"]["post"]["requestBody"]["content"]
     assert "text/csv" in paths["/api/v1/imports/{id}/report/"]["get"]["responses"]["200"]["content"]

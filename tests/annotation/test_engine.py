@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import User
 from annotation import services
 from annotation.models import Assignment, Flag, Item
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
 from projects.models import Membership
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, ItemFactory

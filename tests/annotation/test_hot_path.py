@@ -13,8 +13,8 @@ from accounts.models import User
 from annotation import selectors, services
 from annotation.api.serializers import AnnotationSerializer, WorkSerializer, annotation_data, work_data
 from annotation.models import Annotation, Assignment, Item
-from config import authentication
-from config.errors import QuorumError
+from core import authentication
+from core.errors import QuorumError
 from projects.models import Membership
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, ItemFactory, schema_with_labels
@@ -116,25 +116,25 @@ def test_memberships_are_not_remembered(live, annotator):
 
 
 def test_each_request_gets_its_own_user(live, annotator):
-    from projects import policies
+    from projects import access
 
     client = _token_client(annotator)
     seen = []
-    original = policies.project_roles
+    original = access.project_roles
 
     def spy(user, project):
         seen.append(user)
         return original(user, project)
 
     _items(live, 2)
-    policies.project_roles = spy
+    access.project_roles = spy
     try:
         client.post(NEXT, {"project": 10**9}, format="json")
         client.get("/api/v1/assignments/")
         work = client.post(NEXT, {"project": live.pk}, format="json").json()
         assert work["item"]["id"]
     finally:
-        policies.project_roles = original
+        access.project_roles = original
     assert len({id(user) for user in seen}) == len(seen)
 
 

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotation import importers, services
 from annotation.models import ImportJob, Item
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
 
 pytestmark = pytest.mark.django_db
 

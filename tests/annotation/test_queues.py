@@ -9,7 +9,7 @@ from django.db import connection
 
 from annotation import queues, services, tasks
 from annotation.models import Assignment, Item
-from config.errors import QuorumError
+from core.errors import QuorumError
 
 
 def test_the_hot_tables_are_the_models_tables():

@@ -9,7 +9,7 @@ from accounts.models import User
 from annotation import services
 from annotation.models import Annotation, Assignment, Item, LabelSchema
 from annotation.selectors import guideline_current, schema_version_current
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
 from projects.models import Membership
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import POLICY_LABELS, BatchFactory, ItemFactory, schema_with_labels

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn import metrics as sk
 
-from config.errors import QuorumError
+from core.errors import QuorumError
 from delivery import metrics, services
 from delivery.models import Evaluation
 from tests.delivery.conftest import KEYS

@@ -8,7 +8,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
 from delivery import services
 from delivery.models import Delivery
 from tests.delivery.conftest import labelled_project

@@ -5,7 +5,7 @@ import socket
 import orjson
 import pytest
 
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
 from delivery import services
 from delivery.models import WebhookAttempt
 from tests.delivery.receiver import Receiver, signature_valid

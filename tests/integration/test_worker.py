@@ -8,9 +8,9 @@ from django.db import connection
 
 from config.celery import healthcheck
 from projects.models import Project
-from projects.tasks import project_progress_refresh
 from tests.annotation.factories import BatchFactory, ItemFactory
 from tests.projects.factories import ProjectFactory
+from workbench.tasks import project_progress_refresh
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

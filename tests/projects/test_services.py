@@ -6,12 +6,13 @@ import pytest
 
 from accounts.models import User
 from annotation import services as annotation_services
-from config.errors import IllegalTransition, NotAllowed, QuorumError
-from projects import services
+from core.errors import IllegalTransition, NotAllowed, QuorumError
+from projects import services as project_services
 from projects.models import Activity, Blocker, DataRequest, Membership, PhaseTransition, Project
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, ItemFactory
 from tests.projects.factories import DataRequestFactory, ProjectFactory
+from workbench import services
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 11, 22)
@@ -229,8 +230,8 @@ def test_project_progress_refresh_counts_items_and_annotations(
 
 def test_membership_add_is_idempotent(project, lead):
     person = UserFactory(username="new-annotator")
-    first = services.membership_add(project=project, user=person, role="annotator", actor=lead)
-    second = services.membership_add(project=project, user=person, role="annotator", actor=lead)
+    first = project_services.membership_add(project=project, user=person, role="annotator", actor=lead)
+    second = project_services.membership_add(project=project, user=person, role="annotator", actor=lead)
     assert first.pk == second.pk and Membership.objects.filter(user=person).count() == 1
 
 

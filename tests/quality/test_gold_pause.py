@@ -12,13 +12,14 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotation.services import assignment_next
-from config.errors import IllegalTransition, NotAllowed
-from projects import rollups
+from core.errors import IllegalTransition, NotAllowed
 from projects import services as project_services
-from projects import tasks as project_tasks
 from projects.models import Activity, Membership
 from quality import selectors
 from tests.quality.factories import annotations_make, items_make
+from workbench import rollups
+from workbench import services as workbench_services
+from workbench import tasks as project_tasks
 
 NEXT = "/api/v1/assignments/next/"
 REINSTATE = "/api/v1/quality/reinstate/"
@@ -51,11 +52,11 @@ def test_the_sweep_pauses_only_when_the_project_says_so(quality):
     _gold(quality, person, right=4, wrong=8)
     quality.project.min_gold_accuracy = 0.8
     quality.project.save()
-    assert project_services.gold_pause_sweep(project_id=quality.project.pk) == []  # the switch is off
+    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == []  # the switch is off
     quality.project.pause_below_gold_bar = True
     quality.project.min_gold_accuracy = None
     quality.project.save()
-    assert project_services.gold_pause_sweep(project_id=quality.project.pk) == []  # no bar to fall under
+    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == []  # no bar to fall under
     assert _membership(quality.project, person).paused_at is None
 
 
@@ -65,14 +66,14 @@ def test_the_sweep_pauses_the_annotator_under_the_bar_once_and_says_why(quality)
     _gold(quality, low, right=4, wrong=8)  # 33% on 12: paused
     _gold(quality, good, right=11, wrong=1)  # 92%: fine
     _gold(quality, few, right=1, wrong=4)  # 20% but only 5 answers: not yet judged
-    assert project_services.gold_pause_sweep(project_id=quality.project.pk) == [low.username]
+    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == [low.username]
     membership = _membership(quality.project, low)
     assert membership.paused_at is not None
     assert membership.paused_reason == "gold accuracy 33% (4 of 12) is under the project's bar of 80%"
     assert _membership(quality.project, good).paused_at is None and _membership(quality.project, few).paused_at is None
     assert Activity.objects.filter(project=quality.project, verb="annotator.paused").count() == 1
     # Idempotent: already paused is left as it is.
-    assert project_services.gold_pause_sweep(project_id=quality.project.pk) == []
+    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == []
     assert Activity.objects.filter(project=quality.project, verb="annotator.paused").count() == 1
 
 
@@ -81,7 +82,7 @@ def test_a_paused_annotator_gets_no_work_and_is_told_why(quality, api_client):
     person = quality.people[0]
     items_make(quality.batch, 3)
     _gold(quality, person, right=2, wrong=10)
-    project_services.gold_pause_sweep(project_id=quality.project.pk)
+    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
     with pytest.raises(NotAllowed, match="paused on 'Quality': gold accuracy 17%"):
         assignment_next(project=quality.project, annotator=person)
     response = _token_client(api_client, person).post(NEXT, {"project": quality.project.pk}, format="json")
@@ -96,7 +97,7 @@ def test_reinstated_annotators_are_judged_on_their_gold_since(quality):
     person = quality.people[0]
     long_ago = timezone.now() - dt.timedelta(days=2)
     _gold(quality, person, right=2, wrong=10, at=long_ago)
-    project_services.gold_pause_sweep(project_id=quality.project.pk)
+    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
     project_services.annotator_reinstate(
         project=quality.project, annotator=person, actor=quality.lead, note="retrained on the guideline"
     )
@@ -106,10 +107,10 @@ def test_reinstated_annotators_are_judged_on_their_gold_since(quality):
     items_make(quality.batch, 2)
     assert assignment_next(project=quality.project, annotator=person) is not None
     # The old misses no longer count: still paused-free after a sweep.
-    assert project_services.gold_pause_sweep(project_id=quality.project.pk) == []
+    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == []
     # Good work since: still fine. Poor work since (10 new answers, 3 right): paused again.
     _gold(quality, person, right=3, wrong=7)
-    assert project_services.gold_pause_sweep(project_id=quality.project.pk) == [person.username]
+    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == [person.username]
     assert _membership(quality.project, person).paused_reason.startswith("gold accuracy 30% (3 of 10)")
 
 
@@ -119,7 +120,7 @@ def test_only_a_lead_reinstates_and_only_a_paused_annotator(quality):
     with pytest.raises(IllegalTransition, match="is not paused"):
         project_services.annotator_reinstate(project=quality.project, annotator=person, actor=quality.lead)
     _gold(quality, person, right=0, wrong=12)
-    project_services.gold_pause_sweep(project_id=quality.project.pk)
+    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
     with pytest.raises(NotAllowed, match="may not reinstate"):
         project_services.annotator_reinstate(project=quality.project, annotator=person, actor=other)
     assert _membership(quality.project, person).paused_at is not None
@@ -129,7 +130,7 @@ def test_reinstate_over_the_api(quality, api_client):
     _pausing(quality.project)
     person = quality.people[0]
     _gold(quality, person, right=0, wrong=12)
-    project_services.gold_pause_sweep(project_id=quality.project.pk)
+    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
     url = f"{REINSTATE}?project={quality.project.pk}"
     response = _token_client(api_client, quality.people[1]).post(url, {"annotator": person.pk}, format="json")
     assert response.status_code == 403
@@ -149,7 +150,7 @@ def test_the_lead_sees_flagged_and_paused_annotators_and_reinstates_from_the_pag
     _pausing(quality.project)
     paused, flagged = quality.people[:2]
     _gold(quality, paused, right=0, wrong=12)
-    project_services.gold_pause_sweep(project_id=quality.project.pk)
+    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
     quality.project.pause_below_gold_bar = False
     quality.project.save()
     _gold(quality, flagged, right=5, wrong=7)  # flagged, not paused (the switch is off now)
@@ -215,8 +216,8 @@ def test_the_page_state_takes_the_reports_count_until_newer_work_arrives(quality
 
 
 def test_the_page_reads_gold_from_the_rollups_as_the_selector_computes_it(quality, settings):
-    from projects import rollups
-    from projects.selectors import project_gold_figures
+    from workbench import rollups
+    from workbench.selectors import project_gold_figures
 
     settings.QUORUM_ROLLUP_SETTLE_SECONDS = 0
     _pausing(quality.project)
@@ -225,7 +226,7 @@ def test_the_page_reads_gold_from_the_rollups_as_the_selector_computes_it(qualit
     _gold(quality, first, right=11, wrong=1)
     _gold(quality, second, right=3, wrong=9, at=long_ago)
     _gold(quality, third, right=2, wrong=3)
-    project_services.gold_pause_sweep(project_id=quality.project.pk)
+    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
     project_services.annotator_reinstate(project=quality.project, annotator=second, actor=quality.lead)
     _gold(quality, second, right=4, wrong=1)  # since the reinstatement: 4 of 5
     rollups.rollup_refresh()

@@ -15,7 +15,7 @@ from django.utils import timezone
 from annotation import services as annotation_services
 from annotation.models import Annotation
 from annotation.selectors import schema_version_current
-from config.errors import NotAllowed, QuorumError
+from core.errors import NotAllowed, QuorumError
 from projects.models import Membership, Project
 from quality import aggregation, agreement, encoding, figures, selectors, services
 from quality.models import Adjudication, AgreementReport, AuditSample, Consensus, QualityJob, Review

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import User
 from annotation import services
 from annotation.models import ImportJob
-from config.errors import QuorumError
+from core.errors import QuorumError
 from projects.models import Project
 
 

@@ -1,0 +1,75 @@
+"""One DRF exception handler: domain errors become 400 (or 403) with what and where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from core.errors import NotAllowed, QuorumError
+
+
+def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
+    """A flat body for Django's ValidationError: the first message as detail, all of them by field."""
+    if hasattr(exc, "error_dict"):
+        errors = {field: [str(m) for e in errs for m in e.messages] for field, errs in exc.error_dict.items()}
+        field, messages = next(iter(errors.items()))
+        detail = messages[0] if field == "__all__" else f"{field}: {messages[0]}"
+        body: dict[str, Any] = {"detail": detail, "code": "invalid", "errors": errors}
+        if field != "__all__":
+            body["field"] = field
+        return body
+    return {"detail": "; ".join(exc.messages), "code": "invalid"}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, NotAllowed):
+        return Response(exc.as_dict(), status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, QuorumError):
+        return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    response = exception_handler(exc, context)
+    if isinstance(exc, exceptions.ValidationError) and response is not None:
+        response.data = _serializer_errors_body(response.data)
+    return response
+
+
+def _serializer_errors_body(errors: Any) -> dict[str, Any]:
+    """DRF's {field: [messages]} in the same shape as domain errors: the first problem as
+    `detail` ("field: message") and `field`, with every error kept under `errors`."""
+    field, messages = None, errors
+    while isinstance(messages, dict) and messages:
+        key, messages = next(iter(messages.items()))
+        field = key if field is None else f"{field}.{key}"
+    while isinstance(messages, list) and messages:
+        messages = messages[0]
+    message = str(messages)
+    body: dict[str, Any] = {"code": "invalid", "errors": errors}
+    if field and field != "non_field_errors":
+        body["detail"] = f"{field}: {message}"
+        body["field"] = field
+    else:
+        body["detail"] = message
+    return body
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 handler (settings.ROOT_URLCONF's handler404). A path under /api/ that no route
+    matches (`/api/v1/requests/1.5/`) answers in the API's shape, JSON, like a 404 from a view;
+    pages keep Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler: JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error.", "code": "error"}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return defaults.server_error(request)

@@ -1,0 +1,30 @@
+"""`manage.py seed_demo`: load the content-safety demo data set (idempotent) and print the sign-ins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from core.errors import QuorumError
+from demo.delivery import demo_delivery_seed
+from demo.projects import demo_seed, demo_sign_ins_table
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a demo: two teams, twelve people (password 'quorum-demo'), data requests, six projects across "
+        "the lifecycle, ~360 items of six modalities and simulated annotations. Running it again adds nothing."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            result = demo_seed(stdout=self.stdout)
+        except QuorumError as exc:
+            raise CommandError(f"seed_demo: nothing was written: {exc.message}") from exc
+        try:
+            # A command may use the apps above projects; the delivery builds on the demo's data.
+            demo_delivery_seed(stdout=self.stdout)
+        except QuorumError as exc:
+            raise CommandError(f"seed_demo: the demo data is in, but its delivery failed: {exc.message}") from exc
+        self.stdout.write(demo_sign_ins_table(result))

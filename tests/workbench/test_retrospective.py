@@ -1,0 +1,57 @@
+"""The retrospective: gathered figures, the Markdown download and the lead's lessons."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from core.errors import NotAllowed
+from projects.models import DailyRollup
+from tests.projects.factories import BlockerFactory, MilestoneFactory
+from workbench import retrospective, services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_retrospective_markdown_has_plan_against_actual_blockers_and_lessons(lead, project):
+    MilestoneFactory(project=project, name="Pilot | done", planned_date=dt.date(2026, 3, 1),
+                     actual_date=dt.date(2026, 3, 4))  # fmt: skip
+    blocker = BlockerFactory(project=project, title="No PT annotators")
+    services.blocker_resolve(blocker=blocker, actor=lead, resolution="Hired two\nvia agency")
+    DailyRollup.objects.create(project=project, day=dt.date(2026, 3, 2), annotations=120, items_completed=40,
+                               gold_answered=10, gold_correct=8, time_histogram=[0, 0, 0, 0, 0, 0, 0, 5])  # fmt: skip
+    DailyRollup.objects.create(project=project, day=dt.date(2026, 3, 4), annotations=80)
+    project = services.project_transition(project=project, to_phase="pilot", actor=lead)
+    retrospective.project_lessons_update(project=project, lessons="Plan Portuguese staffing early.", actor=lead)
+
+    retro = retrospective.retrospective_get(project=project)
+    text = retrospective.retrospective_markdown(retro)
+    assert "| Pilot \\| done | 2026-03-01 | 2026-03-04 | 3 |" in text
+    assert "| Design |" in text and "| Pilot |" in text and "| now |" in text
+    assert "- Annotations: 200 (items completed: 40)" in text
+    assert "2 active days, 100.0 per active day, 66.7 per calendar day" in text
+    assert "- Best day: 120 on 2026-03-02" in text
+    assert "Gold accuracy: 80.0% over 10 answers" in text
+    assert "No PT annotators" in text and "Hired two via agency" in text
+    assert text.rstrip().endswith("Plan Portuguese staffing early.")
+
+
+def test_retrospective_pages_download_and_lessons_for_the_lead_only(client, lead, annotator, project):
+    client.force_login(lead)
+    page = client.get(reverse("projects:retrospective", args=[project.pk]))
+    assert page.status_code == 200 and 'name="lessons"' in page.content.decode()
+    download = client.get(reverse("projects:retrospective_markdown", args=[project.pk]))
+    assert download["Content-Type"].startswith("text/markdown")
+    assert f'filename="retrospective-project-{project.pk}.md"' in download["Content-Disposition"]
+    assert download.content.decode().startswith("# Retrospective: Hate speech EN")
+    client.post(reverse("projects:lessons_update", args=[project.pk]), {"lessons": "<script>x</script>"})
+    project.refresh_from_db()
+    assert project.lessons == "<script>x</script>"
+    client.force_login(annotator)
+    html = client.get(reverse("projects:retrospective", args=[project.pk])).content.decode()
+    assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert client.post(reverse("projects:lessons_update", args=[project.pk]), {"lessons": "x"}).status_code == 403
+    with pytest.raises(NotAllowed):
+        retrospective.project_lessons_update(project=project, lessons="x", actor=annotator)
