@@ -42,6 +42,7 @@ test: setup-dev
 lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 worker: setup
 	$(VENV)/bin/celery -A config worker --loglevel=INFO

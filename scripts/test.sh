@@ -15,6 +15,8 @@ fi
 
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== import layering (import-linter contracts in pyproject.toml)"
+.venv/bin/lint-imports
 echo "== migrations are up to date"
 $PY manage.py makemigrations --check --dry-run >/dev/null
 

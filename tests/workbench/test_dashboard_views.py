@@ -16,8 +16,8 @@ from projects.models import Blocker, DailyRollup, Membership, Milestone
 from tests.accounts.factories import UserFactory
 from tests.accounts.test_views import assert_csp_clean
 from tests.annotation.factories import BatchFactory, ItemFactory
-from tests.workbench.dashboard_data import annotate
 from tests.projects.factories import BlockerFactory, DataRequestFactory, MilestoneFactory, ProjectFactory
+from tests.workbench.dashboard_data import annotate
 from workbench import rollups
 
 pytestmark = pytest.mark.django_db
