@@ -7,18 +7,18 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test setup setup-dev lint worker beat bench clean
+.PHONY: demo test setup setup-dev lint lock worker beat bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.runtime.stamp: requirements.txt | $(PY)
-	$(PIP) install --quiet -r requirements.txt
+$(VENV)/.runtime.stamp: requirements.txt constraints.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt -c constraints.txt
 	touch $@
 
-$(VENV)/.dev.stamp: requirements.txt requirements-dev.txt | $(PY)
-	$(PIP) install --quiet -r requirements-dev.txt
+$(VENV)/.dev.stamp: requirements.txt requirements-dev.txt constraints.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@ $(VENV)/.runtime.stamp
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -43,6 +43,12 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+
+## Re-pin the whole dependency tree after editing requirements*.txt (needs uv: `pip install uv`).
+lock:
+	uv pip compile requirements-dev.txt --universal --python-version 3.11 --no-header \
+	  --annotation-style line -o constraints.txt --quiet
+	sed -i '1i # Every package Quorum installs, pinned (make lock: uv pip compile requirements-dev.txt).\n# Installs use it as constraints: pip install -r requirements.txt -c constraints.txt' constraints.txt
 
 worker: setup
 	$(VENV)/bin/celery -A config worker --loglevel=INFO

@@ -12,14 +12,16 @@ each runs Python under its own lock. Every value can be set from the environment
   (clients / workers) spreads them. Behind a proxy that opens a connection per request it does
   not matter;
 - GUNICORN_KEEPALIVE: seconds an idle connection is kept (default 75);
-- PORT: the port to listen on (default 8000, all interfaces).
+- HOST: the address to listen on (default 127.0.0.1, this machine only; set HOST=0.0.0.0 to
+  listen on every interface, as the Dockerfile does, and put a TLS proxy in front);
+- PORT: the port to listen on (default 8000).
 
 No access log (the proxy in front keeps one); add `--access-logfile -` to the command for one.
 """
 
 import os
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -33,3 +33,6 @@ bash scripts/services-up.sh
 export DATABASE_URL="${CI_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/quorum}"
 export REDIS_URL="${CI_REDIS_URL:-redis://127.0.0.1:6379/15}"
 $PY -m pytest "$@"
+
+echo "== the production path: requirements.txt alone, gunicorn, worker and beat as the README says"
+bash scripts/production-path.sh

@@ -74,7 +74,7 @@ def test_gunicorn_conf_runs_threaded_workers_from_the_environment():
         "print(json.dumps({k: c[k] for k in ('bind', 'worker_class', 'workers', 'threads', "
         "'worker_connections', 'keepalive')}))"
     )
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("WEB_", "GUNICORN_", "PORT"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("WEB_", "GUNICORN_", "PORT", "HOST"))}
 
     def conf(**env: str) -> dict:
         out = subprocess.run(
@@ -85,14 +85,16 @@ def test_gunicorn_conf_runs_threaded_workers_from_the_environment():
         return json.loads(out.stdout)
 
     assert conf() == {
-        "bind": "0.0.0.0:8000",
+        "bind": "127.0.0.1:8000",  # this machine only unless HOST says otherwise
         "worker_class": "gthread",
         "workers": 2,
         "threads": 4,
         "worker_connections": 1000,
         "keepalive": 75,
     }
-    tuned = conf(PORT="9000", WEB_CONCURRENCY="3", GUNICORN_THREADS="6", GUNICORN_WORKER_CONNECTIONS="10")
+    tuned = conf(
+        HOST="0.0.0.0", PORT="9000", WEB_CONCURRENCY="3", GUNICORN_THREADS="6", GUNICORN_WORKER_CONNECTIONS="10"
+    )
     assert tuned["bind"] == "0.0.0.0:9000" and (tuned["workers"], tuned["threads"]) == (3, 6)
     assert tuned["worker_connections"] == 10
 

@@ -18,6 +18,7 @@ from tests.accounts.factories import UserFactory
 from tests.accounts.test_views import assert_csp_clean
 from tests.annotation.factories import BatchFactory, GuidelineFactory, ItemFactory, schema_with_labels
 from tests.projects.factories import ProjectFactory
+from tests.test_templates import assert_no_template_text
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +116,7 @@ def test_task_page_shows_the_current_item_and_resumes_its_lease_on_reload(client
     assert f'data-assignment="{assignment.pk}"' in html
     assert "js/task.js" in html and 'data-break-minutes="50"' in html
     assert_csp_clean(html)
+    assert_no_template_text(html)
 
 
 def test_task_page_shows_item_text_escaped_with_its_white_space(client, annotator, live):

@@ -14,6 +14,7 @@ from quality.models import AuditSample, QualityJob, Review
 from tests.accounts.test_views import assert_csp_clean
 from tests.quality.factories import annotations_make, noisy_rows
 from tests.quality.factories import quality_project as make_quality_project
+from tests.test_templates import assert_no_template_text
 
 pytestmark = pytest.mark.django_db
 
@@ -209,6 +210,7 @@ def test_audit_queue_shows_the_next_sample_escaped(client, quality, make_items):
     assert 'data-verdict="c"' in html and 'data-verdict="x"' in html and 'data-key="1"' in html
     assert "js/review.js" in html and ">Spam<" in html
     assert_csp_clean(html)
+    assert_no_template_text(html)
 
 
 def test_reviewing_records_the_review_and_moves_to_the_next_sample(client, quality, make_items):
