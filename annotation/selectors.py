@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, Flag, Guideline, ImportJob, Item, Label, LabelSchemaVersion
+from annotation.sql import in_force_sql, work_project_columns
 from core.rows import row_instance
 from projects import access
 from projects.models import Project
@@ -98,44 +98,8 @@ def _version_loaded(version_id: int, created_at: Any) -> tuple[LabelSchemaVersio
     return found
 
 
-def in_force_columns_sql(project_id_sql: str) -> str:
-    """Four scalar subqueries, for a SELECT list: the newest version of the project's schema (id,
-    created_at) and its newest guideline (id, version), for the project whose id is the SQL
-    expression `project_id_sql` ("%s", or a column of the enclosing query). Plain SQL that SQLite
-    and PostgreSQL both run; in_force_from_row reads the four values."""
-    return _in_force_columns_sql(connection.vendor, project_id_sql)
-
-
-@functools.cache
-def _in_force_columns_sql(vendor: str, project_id_sql: str) -> str:
-    # Per database vendor and expression: the hot path asks for it on every next and submit.
-
-    quote = connection.ops.quote_name
-    version, guideline, project = (quote(m._meta.db_table) for m in (LabelSchemaVersion, Guideline, Project))
-    newest_version = (
-        f"SELECT v.{{}} FROM {version} v JOIN {project} p ON p.{quote('label_schema_id')} = v.{quote('schema_id')} "
-        f"WHERE p.{quote('id')} = {project_id_sql} ORDER BY v.{quote('number')} DESC LIMIT 1"
-    )
-    newest_guideline = (
-        f"SELECT g.{{}} FROM {guideline} g WHERE g.{quote('project_id')} = {project_id_sql} "
-        f"ORDER BY g.{quote('version')} DESC LIMIT 1"
-    )
-    columns = [
-        newest_version.format(quote("id")),
-        newest_version.format(quote("created_at")),
-        newest_guideline.format(quote("id")),
-        newest_guideline.format(quote("version")),
-    ]
-    return ", ".join(f"({column})" for column in columns)
-
-
-@functools.cache
-def _in_force_sql() -> str:
-    return "SELECT " + in_force_columns_sql("%s")
-
-
 def in_force_from_row(*, project_id: int, row: tuple[Any, Any, Any, Any]) -> InForce:
-    """What in_force_columns_sql's four values name: the version with its labels (kept per
+    """What sql.in_force_columns_sql's four values name: the version with its labels (kept per
     process, see _VERSIONS) and the guideline."""
     version_id, version_created_at, guideline_id, guideline_version = row
     version, labels = None, ()
@@ -160,22 +124,14 @@ def assignment_in_force_get(*, assignment: Assignment) -> InForce:
     """
     project_id = assignment.project_id
     with connection.cursor() as cursor:
-        cursor.execute(_in_force_sql(), [project_id] * 4)
+        cursor.execute(in_force_sql(), [project_id] * 4)
         row = cursor.fetchone()
     return in_force_from_row(project_id=project_id, row=row)
 
 
-# The project columns the engine and the work endpoints read; any other is loaded on first use.
-_WORK_PROJECT_FIELDS = {
-    "id", "name", "phase", "modality", "languages", "require_language_match", "lead_id", "request_id",
-    "label_schema_id", "lease_minutes", "gold_rate", "graphic_daily_cap", "max_overlap",
-    "dynamic_overlap_threshold", "pause_below_gold_bar",
-}  # fmt: skip
-
-
 def work_project_from_row(row: Sequence[Any]) -> Project:
     """The project `next` works in (services.work_start reads it by id alone, and the engine checks
-    the caller's role on it) from work_project_columns' values, the first of `row`, converted as
+    the caller's role on it) from sql.work_project_columns' values, the first of `row`, converted as
     the ORM converts them; the engine's columns only, others load on first use. Plain SQL: on the
     hot path, the ORM's query (or a raw queryset of the whole row) cost more Python than the rest
     of `next`."""
@@ -186,23 +142,6 @@ def work_project_from_row(row: Sequence[Any]) -> Project:
         for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
             values[index] = converter(values[index], column, connection)
     return row_instance(Project, dict(zip(names, values, strict=True)))
-
-
-@functools.cache
-def work_project_columns(vendor: str, alias: str) -> tuple[str, list[str], list[tuple[int, Any, Any]]]:
-    """The engine's project columns for a SELECT list (of the project table aliased `alias`), their
-    attribute names, and the columns that have converters on this database (applied as the ORM
-    applies them), per database vendor (built once per process)."""
-
-    fields = [f for f in Project._meta.concrete_fields if f.attname in _WORK_PROJECT_FIELDS]
-    quote = connection.ops.quote_name
-    columns = ", ".join(f"{alias}.{quote(f.column)}" for f in fields)
-    converted = []
-    for index, field in enumerate(fields):
-        column = field.get_col(Project._meta.db_table)
-        if connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            converted.append((index, field, column))
-    return columns, [f.attname for f in fields], converted
 
 
 def assignment_work_get(*, assignment: Assignment) -> Work:
@@ -242,13 +181,15 @@ def import_job_list(*, user: User) -> QuerySet[ImportJob]:
 
 def import_job_rows_read(*, job: ImportJob) -> int:
     """Rows read so far: while the job runs, the running count its import writes to the cache
-    (annotation.services._import_progress_key); otherwise the count stored on the job."""
+    (under import_progress_key); otherwise the count stored on the job."""
     if job.status != ImportJob.Status.RUNNING:
         return job.rows_read
-    # Lazy import: services import this module.
-    from annotation.services import _import_progress_key
+    return max(job.rows_read, int(cache.get(import_progress_key(job.pk)) or 0))
 
-    return max(job.rows_read, int(cache.get(_import_progress_key(job.pk)) or 0))
+
+def import_progress_key(job_id: int) -> str:
+    """The cache key of a running import's count of rows read (services.import_job_run writes it)."""
+    return f"quorum:import:{job_id}:rows_read"
 
 
 # --- Annotator pages and the lead's project page ----------------------------------------------

@@ -45,13 +45,13 @@ def demo_project(*, labels: int = 6, overlap: int = 3, annotators: int = 0):
     from annotation import services as annotation_services
     from projects import services as project_services
     from projects.models import Project
-    from workbench import services
+    from workbench.services.lifecycle import project_create
 
     lead = User.objects.create_user("bench-lead", password="x", role=User.Role.LEAD)
     schema = annotation_services.schema_create(
         name="Bench policy", labels=[{"key": f"label{i}", "name": f"Label {i}"} for i in range(labels)], actor=lead
     )
-    project = services.project_create(
+    project = project_create(
         actor=lead,
         name="Bench",
         lead=lead,

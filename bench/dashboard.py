@@ -53,12 +53,15 @@ def load() -> dict:
     from django.utils import timezone
 
     from accounts.models import User
-    from annotation import services as annotation_services
     from annotation.models import Annotation, Assignment, Batch, Flag, Item
     from annotation.selectors import guideline_current, schema_version_current
+    from annotation.services.items import items_insert
     from projects.models import DataRequest, Membership, Project
     from quality.models import AgreementReport
-    from workbench import services
+    from workbench.services.blockers import blocker_open, blocker_resolve
+    from workbench.services.lifecycle import project_create
+    from workbench.services.milestones import milestone_create
+    from workbench.services.progress import project_progress_refresh
 
     started = time.perf_counter()
     lead, project, _ = demo_project(labels=len(LABELS), overlap=OVERLAP)
@@ -103,9 +106,9 @@ def load() -> dict:
                  "required_annotations": OVERLAP}
                 for i in range(start, min(start + 50_000, total))
             ]  # fmt: skip
-            annotation_services._items_insert(project_id=project.pk, batch_id=batch.pk, rows=rows)
+            items_insert(project_id=project.pk, batch_id=batch.pk, rows=rows)
         gold_answers = rng.integers(len(keys), size=GOLD_ITEMS)
-        annotation_services._items_insert(
+        items_insert(
             project_id=project.pk,
             batch_id=batch.pk,
             rows=[
@@ -162,7 +165,7 @@ def load() -> dict:
                 for model in (Assignment, Annotation):
                     table = model._meta.db_table
                     cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})")
-    services.project_progress_refresh(project_id=project.pk)
+    project_progress_refresh(project_id=project.pk)
     # History the pages show: agreement reports, milestones, blockers, flags, other projects.
     for week in range(8):
         AgreementReport.objects.create(
@@ -171,18 +174,18 @@ def load() -> dict:
             alpha_low=0.53 + 0.02 * week, alpha_high=0.57 + 0.02 * week, source_annotations=0, n_items_left_out=0, n_annotators=ANNOTATORS,
         )  # fmt: skip
     for index in range(4):
-        services.milestone_create(project=project, name=f"Milestone {index}", actor=lead,
-                                  planned_date=today + dt.timedelta(days=14 * index - 40))  # fmt: skip
+        milestone_create(project=project, name=f"Milestone {index}", actor=lead,
+                         planned_date=today + dt.timedelta(days=14 * index - 40))  # fmt: skip
     project.refresh_from_db()
     for index in range(6):
-        blocker = services.blocker_open(project=project, actor=lead, title=f"Blocker {index}")
+        blocker = blocker_open(project=project, actor=lead, title=f"Blocker {index}")
         if index % 2:
-            services.blocker_resolve(blocker=blocker, actor=lead, resolution="done")
+            blocker_resolve(blocker=blocker, actor=lead, resolution="done")
     for index in range(10):
         Flag.objects.create(project=project, item_id=int(regular_ids[index]), raised_by=people[index], question="?")
     for index in range(24):
-        other = services.project_create(actor=lead, name=f"Other {index:02d}", lead=lead,
-                                        deadline=today + dt.timedelta(days=10 + index))  # fmt: skip
+        other = project_create(actor=lead, name=f"Other {index:02d}", lead=lead,
+                               deadline=today + dt.timedelta(days=10 + index))  # fmt: skip
         Project.objects.filter(pk=other.pk).update(
             annotations_required=30_000, annotations_done=1_000 * index, items_total=10_000,
             phase=[Project.Phase.DESIGN, Project.Phase.PILOT, Project.Phase.PRODUCTION, Project.Phase.QA][index % 4],
@@ -269,8 +272,9 @@ def child(args: argparse.Namespace) -> None:
     from accounts.models import User
     from projects.models import Project
     from quality.views import quality_section_context
-    from workbench import rollups, services
+    from workbench import rollups
     from workbench.selectors import project_gold_figures
+    from workbench.services.progress import project_progress_refresh
 
     started = time.perf_counter()
     counted = rollups.rollup_refresh(settle_seconds=0)
@@ -279,7 +283,7 @@ def child(args: argparse.Namespace) -> None:
     rollups.rollup_refresh(settle_seconds=0)
     rollup_idle_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    services.project_progress_refresh(project_id=ids["project"])
+    project_progress_refresh(project_id=ids["project"])
     progress_seconds = time.perf_counter() - started
     client = Client()
     client.force_login(User.objects.get(pk=ids["lead"]))

@@ -9,8 +9,8 @@ formats (JSON Lines, CSV, Parquet), from a fresh database.
 A child process (bench/quality.py's loader, not timed) creates the database, a project, 50
 annotators, the items and the annotations with bulk SQL; the items are loaded without a content
 hash, so the build hashes every item's content too. A second child computes the consensus labels
-(quality.services.consensus_compute, Dawid–Skene: timed apart, as a lead's consensus run precedes a
-delivery). This process then times `delivery.services.delivery_build`: reading the labels and content, the
+(quality.services.consensus.consensus_compute, Dawid–Skene: timed apart, as a lead's consensus run precedes a
+delivery). This process then times `delivery.services.build.delivery_build`: reading the labels and content, the
 stratified split and the leakage check, writing train and eval files in the three formats, the
 sha256 of every file and the commit. Peak memory is this process's peak resident set size.
 """
@@ -63,7 +63,7 @@ def main() -> None:
 
     from accounts.models import User
     from config import celery_app
-    from delivery import services
+    from delivery.services.build import delivery_build, delivery_create
     from projects.models import Project
 
     project = Project.objects.get(name="Bench quality")
@@ -77,7 +77,7 @@ def main() -> None:
 
     # Queue without running (the in-memory broker holds the message): the build is timed alone.
     celery_app.conf.task_always_eager = False
-    delivery = services.delivery_create(
+    delivery = delivery_create(
         project=project,
         actor=lead,
         formats=["jsonl", "csv", "parquet"],
@@ -87,7 +87,7 @@ def main() -> None:
     )
     before = peak_rss_mb()
     started = time.perf_counter()
-    delivery = services.delivery_build(delivery_id=delivery.pk)
+    delivery = delivery_build(delivery_id=delivery.pk)
     seconds = time.perf_counter() - started
     counts = delivery.manifest["counts"]
     total_bytes = sum(entry["bytes"] for entry in delivery.files)
@@ -109,10 +109,10 @@ def consensus_only() -> None:
 
     django.setup()
     from projects.models import Project
-    from quality import services as quality_services
+    from quality.services.consensus import consensus_compute
 
     started = time.perf_counter()
-    summary = quality_services.consensus_compute(project_id=Project.objects.get(name="Bench quality").pk)
+    summary = consensus_compute(project_id=Project.objects.get(name="Bench quality").pk)
     print(
         f"  consensus ({summary['method']}, {summary['items']:,} items): {time.perf_counter() - started:.1f} s, "
         f"peak RSS {peak_rss_mb():.0f} MB"

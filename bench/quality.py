@@ -20,9 +20,9 @@ call on the same matrix.
 With `--db sqlite|postgres`: a child process creates a fresh database (SQLite file or a new
 PostgreSQL database), a project, the annotators, the items and the annotations with bulk SQL
 (binary COPY on PostgreSQL, executemany on SQLite; not timed). This process then times
-`quality.services.agreement_report_compute` — the full stored report, loading from the database
+`quality.services.reports.agreement_report_compute` — the full stored report, loading from the database
 included — and, on the same data, alpha as of now the way the API serves it
-(`quality.services.project_alpha_compute`: the kept per-item value counts plus the annotations
+(`quality.services.reports.project_alpha_compute`: the kept per-item value counts plus the annotations
 past their watermark, then alpha) cold (no kept counts: every annotation read), warm (kept counts
 current) and 10,000 annotations behind, against the bare `krippendorff.alpha` call on the same
 matrix. `--consensus` also times
@@ -102,7 +102,8 @@ def main() -> None:
 def memory_main(args: argparse.Namespace) -> None:
     import krippendorff
 
-    from quality import agreement
+    from quality.agreement.alpha import krippendorff_alpha
+    from quality.agreement.matrices import value_counts
     from quality.report import quality_report
 
     items, annotators, labels, truth, _ = synthetic(
@@ -140,7 +141,7 @@ def memory_main(args: argparse.Namespace) -> None:
         f"Dawid–Skene {(ds.label == truth).mean():.4f}; adjudication queue {len(report.adjudication):,} items"
     )
 
-    counts = agreement.value_counts(items, labels, n_items=args.items, n_categories=args.labels)
+    counts = value_counts(items, labels, n_items=args.items, n_categories=args.labels)
 
     def best_of(function, repeat: int = 3) -> tuple[float, object]:
         times, result = [], None
@@ -150,11 +151,9 @@ def memory_main(args: argparse.Namespace) -> None:
             times.append(time.perf_counter() - started)
         return min(times), result
 
-    own_seconds, own = best_of(lambda: agreement.krippendorff_alpha(counts))
+    own_seconds, own = best_of(lambda: krippendorff_alpha(counts))
     from_rows_seconds, _ = best_of(
-        lambda: agreement.krippendorff_alpha(
-            agreement.value_counts(items, labels, n_items=args.items, n_categories=args.labels)
-        )
+        lambda: krippendorff_alpha(value_counts(items, labels, n_items=args.items, n_categories=args.labels))
     )
     library_seconds, library = best_of(lambda: krippendorff.alpha(value_counts=counts, level_of_measurement="nominal"))
     print(
@@ -189,7 +188,10 @@ def db_main(args: argparse.Namespace) -> None:
     from django.db import connection
 
     from projects.models import Project
-    from quality import loading, services
+    from quality import loading
+    from quality.services.consensus import consensus_compute
+    from quality.services.counts import label_counts_refresh, label_counts_store, value_counts_between
+    from quality.services.reports import agreement_report_compute, project_alpha_compute
 
     project = Project.objects.get(name="Bench quality")
     if connection.vendor == "postgresql":  # planner statistics after the bulk load, as autovacuum would
@@ -198,7 +200,7 @@ def db_main(args: argparse.Namespace) -> None:
     print(f"before the report: peak RSS {peak_rss_mb():.0f} MB")
 
     started = time.perf_counter()
-    report = services.agreement_report_compute(
+    report = agreement_report_compute(
         project_id=project.pk, bootstrap=args.resamples, seed=args.seed, reader=args.reader
     )
     total = time.perf_counter() - started
@@ -216,7 +218,7 @@ def db_main(args: argparse.Namespace) -> None:
 
     if args.consensus:
         started = time.perf_counter()
-        summary = services.consensus_compute(project_id=project.pk, reader=args.reader)
+        summary = consensus_compute(project_id=project.pk, reader=args.reader)
         print(
             f"consensus (Dawid–Skene, {summary['items']:,} rows written): {time.perf_counter() - started:.2f} s, "
             f"{summary['needs_adjudication']:,} to adjudicate; peak RSS {peak_rss_mb():.0f} MB"
@@ -239,20 +241,20 @@ def db_main(args: argparse.Namespace) -> None:
     settings.QUORUM_ROLLUP_SETTLE_SECONDS = 0  # the bench's annotations are all settled
     LabelCounts.objects.filter(project=project).delete()
     started = time.perf_counter()
-    cold = services.project_alpha_compute(project_id=project.pk, reader=args.reader)
+    cold = project_alpha_compute(project_id=project.pk, reader=args.reader)
     cold_seconds = time.perf_counter() - started
-    warm_seconds, warm_first, warm = best_of(lambda: services.project_alpha_compute(project_id=project.pk))
+    warm_seconds, warm_first, warm = best_of(lambda: project_alpha_compute(project_id=project.pk))
     behind_times = []
     for _ in range(3):
         kept = LabelCounts.objects.get(project=project)
         short = kept.through_annotation_id - 10_000
         space = loading.label_space(project_id=project.pk, schema_id=project.label_schema_id)
-        counts, rows = services._value_counts_between(project.pk, space, after=0, upto=short, reader=args.reader)
-        services._label_counts_store(project.pk, kept, counts, through=short, n_annotations=rows)
+        counts, rows = value_counts_between(project.pk, space, after=0, upto=short, reader=args.reader)
+        label_counts_store(project.pk, kept, counts, through=short, n_annotations=rows)
         started = time.perf_counter()
-        behind = services.project_alpha_compute(project_id=project.pk, reader=args.reader)
+        behind = project_alpha_compute(project_id=project.pk, reader=args.reader)
         behind_times.append(time.perf_counter() - started)
-    matrix = services.label_counts_refresh(project_id=project.pk).counts.counts
+    matrix = label_counts_refresh(project_id=project.pk).counts.counts
     library_seconds, library_first, library = best_of(
         lambda: krippendorff.alpha(value_counts=matrix, level_of_measurement="nominal")
     )
@@ -286,8 +288,9 @@ def db_load(args: argparse.Namespace) -> None:
     from annotation import services as annotation_services
     from annotation.models import Annotation, Assignment, Batch, Item
     from annotation.selectors import guideline_current, schema_version_current
+    from annotation.services.items import items_insert
     from projects.models import Membership, Project
-    from workbench import services as workbench_services
+    from workbench.services.lifecycle import project_create
 
     items, annotators, labels, _, _ = synthetic(
         items=args.items, overlap=args.overlap, annotators=args.annotators, labels=args.labels, seed=args.seed
@@ -301,7 +304,7 @@ def db_load(args: argparse.Namespace) -> None:
         labels=[{"key": key, "name": key.title(), "severity": int(severity[i])} for i, key in enumerate(keys)],
         actor=lead,
     )
-    project = workbench_services.project_create(
+    project = project_create(
         actor=lead, name="Bench quality", lead=lead, label_schema=schema, default_overlap=args.overlap,
         max_overlap=max(args.overlap, 5), gold_rate=0, dynamic_overlap_threshold=0, graphic_daily_cap=0,
     )  # fmt: skip
@@ -334,7 +337,7 @@ def db_load(args: argparse.Namespace) -> None:
                 }
                 for index in range(start, min(start + 50_000, args.items))
             ]  # fmt: skip
-            annotation_services._items_insert(project_id=project.pk, batch_id=batch.pk, rows=rows)
+            items_insert(project_id=project.pk, batch_id=batch.pk, rows=rows)
         item_ids = np.array(
             Item.objects.filter(project=project).order_by("id").values_list("id", flat=True), dtype=np.int64
         )

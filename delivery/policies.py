@@ -1,4 +1,6 @@
-"""Who may do what with deliveries. Pure predicates, asked by services, API permissions and pages."""
+"""Who may see a delivery: the delivery-specific predicates, built on projects.access (asking for a
+delivery is `projects.access.can_manage_project`: leads of the project). Pure predicates, asked by
+services, API permissions and pages; delivery.selectors holds the same rule as a queryset."""
 
 from __future__ import annotations
 
@@ -9,12 +11,6 @@ from projects import access as project_access
 if TYPE_CHECKING:
     from accounts.models import User
     from delivery.models import Delivery
-    from projects.models import Project
-
-
-def can_build_delivery(user: User, project: Project) -> bool:
-    """Leads of the project ask for deliveries."""
-    return project_access.can_manage_project(user, project)
 
 
 def is_recipient(user: User, delivery: Delivery) -> bool:
@@ -27,6 +23,6 @@ def is_recipient(user: User, delivery: Delivery) -> bool:
 
 def can_view_delivery(user: User, delivery: Delivery) -> bool:
     """Leads of the project see every build; recipients see done deliveries."""
-    if can_build_delivery(user, delivery.project):
+    if project_access.can_manage_project(user, delivery.project):
         return True
     return delivery.status == "done" and is_recipient(user, delivery)

@@ -15,7 +15,11 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from delivery import services
+from delivery.services.build import delivery_build as delivery_build_service
+from delivery.services.build import delivery_build_fail
+from delivery.services.evaluation import evaluation_compute as evaluation_compute_service
+from delivery.services.evaluation import evaluation_fail
+from delivery.services.webhooks import webhook_send as webhook_send_service
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +28,14 @@ RETRYABLE = (OperationalError, InterfaceError)
 
 @shared_task(name="delivery.delivery_build", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
 def delivery_build(self, delivery_id: int) -> dict[str, Any]:
-    """Build a delivery's files and commit its version (see services.delivery_build)."""
+    """Build a delivery's files and commit its version (see delivery.services.build.delivery_build)."""
     try:
-        delivery = services.delivery_build(delivery_id=delivery_id)
+        delivery = delivery_build_service(delivery_id=delivery_id)
     except Exception as exc:
         if isinstance(exc, RETRYABLE) and self.request.retries < self.max_retries:
             raise self.retry(exc=exc) from exc
         logger.exception("delivery.delivery_build: delivery %s failed", delivery_id)
-        services.delivery_build_fail(delivery_id=delivery_id, error=f"{type(exc).__name__}: {exc}")
+        delivery_build_fail(delivery_id=delivery_id, error=f"{type(exc).__name__}: {exc}")
         return {"delivery_id": delivery_id, "status": "failed", "error": str(exc)}
     return {"delivery_id": delivery_id, "status": delivery.status, "version": delivery.version}
 
@@ -42,7 +46,7 @@ def webhook_send(self, endpoint_id: int, delivery_id: int, event_id: str) -> dic
     to QUORUM_WEBHOOK_MAX_ATTEMPTS attempts in all. Every attempt is recorded by the service."""
     attempt = self.request.retries + 1
     while True:
-        record = services.webhook_send(
+        record = webhook_send_service(
             endpoint_id=endpoint_id, delivery_id=delivery_id, event_id=event_id, attempt=attempt
         )
         result = {"attempt_id": record.pk, "attempt": attempt, "status_code": record.status_code}
@@ -58,13 +62,13 @@ def webhook_send(self, endpoint_id: int, delivery_id: int, event_id: str) -> dic
 
 @shared_task(name="delivery.evaluation_compute", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
 def evaluation_compute(self, evaluation_id: int) -> dict[str, Any]:
-    """Score uploaded predictions (see services.evaluation_compute)."""
+    """Score uploaded predictions (see delivery.services.evaluation.evaluation_compute)."""
     try:
-        evaluation = services.evaluation_compute(evaluation_id=evaluation_id)
+        evaluation = evaluation_compute_service(evaluation_id=evaluation_id)
     except Exception as exc:
         if isinstance(exc, RETRYABLE) and self.request.retries < self.max_retries:
             raise self.retry(exc=exc) from exc
         logger.exception("delivery.evaluation_compute: evaluation %s failed", evaluation_id)
-        services.evaluation_fail(evaluation_id=evaluation_id, error=f"{type(exc).__name__}: {exc}")
+        evaluation_fail(evaluation_id=evaluation_id, error=f"{type(exc).__name__}: {exc}")
         return {"evaluation_id": evaluation_id, "status": "failed", "error": str(exc)}
     return {"evaluation_id": evaluation_id, "status": evaluation.status, "rows_bad": evaluation.rows_bad}

@@ -12,8 +12,9 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from core.errors import QuorumError
-from delivery import selectors, services
+from delivery import selectors
 from delivery.models import Delivery, Evaluation
+from delivery.services.storage import delivery_file_path
 
 
 def _delivery_or_404(request: HttpRequest, pk: int) -> Delivery:
@@ -46,7 +47,7 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def delivery_file(request: HttpRequest, pk: int, name: str) -> FileResponse:
     delivery = _delivery_or_404(request, pk)
     try:
-        path = services.delivery_file_path(delivery=delivery, name=name)
+        path = delivery_file_path(delivery=delivery, name=name)
     except QuorumError as exc:
         raise Http404(exc.message) from exc
     return FileResponse(open(path, "rb"), as_attachment=True, filename=f"v{delivery.version}-{name}")

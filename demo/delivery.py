@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TextIO
 
 from annotation.models import Annotation
-from delivery import services
 from delivery.models import Delivery
+from delivery.services.build import delivery_create
 from projects.models import Project
-from quality import selectors as quality_selectors
-from quality import services as quality_services
+from quality.selectors.gate import quality_gate
+from quality.services.consensus import consensus_compute
 
 OVERRIDE_REASON = "Demo: a dry-run delivery of the evaluation set before the audit is finished"
 
@@ -27,11 +27,9 @@ def demo_delivery_seed(*, stdout: TextIO | None = None) -> Delivery | None:
     project = Project.objects.filter(phase=Project.Phase.QA).order_by("pk").first()
     if project is None or not Annotation.objects.filter(project=project, item__is_gold=False).exists():
         return None
-    quality_services.consensus_compute(project_id=project.pk, method="majority")
-    passed = quality_selectors.quality_gate(project_id=project.pk).passed
-    delivery = services.delivery_create(
-        project=project, actor=project.lead, override_reason="" if passed else OVERRIDE_REASON
-    )
+    consensus_compute(project_id=project.pk, method="majority")
+    passed = quality_gate(project_id=project.pk).passed
+    delivery = delivery_create(project=project, actor=project.lead, override_reason="" if passed else OVERRIDE_REASON)
     if stdout is not None:
         delivery.refresh_from_db()
         stdout.write(f"Delivery of {project.name!r}: {delivery.get_status_display().lower()}.\n")

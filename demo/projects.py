@@ -34,8 +34,12 @@ from annotation.selectors import schema_version_current
 from core.errors import QuorumError
 from projects import services as project_services
 from projects.models import Blocker, DataRequest, Membership, Project
-from quality import services as quality_services
-from workbench import services
+from quality.services.reports import agreement_report_compute
+from workbench.services.blockers import blocker_open, blocker_resolve
+from workbench.services.datarequests import datarequest_accept, datarequest_create, datarequest_reject
+from workbench.services.lifecycle import project_transition
+from workbench.services.milestones import milestone_create, milestone_update
+from workbench.services.progress import project_progress_refresh
 
 DEMO_PASSWORD = "quorum-demo"
 DEMO_URL = "http://127.0.0.1:8000/"
@@ -374,10 +378,10 @@ def demo_seed(*, stdout: _Writer | None = None, today: date | None = None, seed:
         _ocr_design_project(demo, projects["ocr"])
         _requirements_project(demo, projects["scam"])
         for project in projects.values():
-            services.project_progress_refresh(project_id=project.pk)
+            project_progress_refresh(project_id=project.pk)
             if project.annotations.exists():
                 # So the quality section has figures from the start (a lead can recompute them).
-                quality_services.agreement_report_compute(project_id=project.pk, bootstrap=200, seed=0)
+                agreement_report_compute(project_id=project.pk, bootstrap=200, seed=0)
         counts = demo_counts()
     seconds = time.monotonic() - started
     demo.say(
@@ -588,9 +592,9 @@ def _requests_create(demo: _Demo) -> dict[str, Project]:
     projects: dict[str, Project] = {}
     leads = {"text": "lena", "image": "admin", "multimodal": "lena", "video": "admin", "ocr": "lena", "scam": "admin"}
     for key, spec in specs.items():
-        data_request = services.datarequest_create(**spec, **common)
-        projects[key] = services.datarequest_accept(data_request=data_request, actor=u["admin"], lead=u[leads[key]])
-    rejected = services.datarequest_create(
+        data_request = datarequest_create(**spec, **common)
+        projects[key] = datarequest_accept(data_request=data_request, actor=u["admin"], lead=u[leads[key]])
+    rejected = datarequest_create(
         requester=u["omar"],
         title="Toxicity labels for a scraped forum dump",
         description="200k posts scraped from a third-party forum.",
@@ -598,12 +602,12 @@ def _requests_create(demo: _Demo) -> dict[str, Project]:
         deadline=demo.days(20),
         **common,
     )
-    services.datarequest_reject(
+    datarequest_reject(
         data_request=rejected,
         actor=u["admin"],
         reason="The source has no licence or consent basis. Re-file with the licensed corpus and a smaller first batch.",
     )
-    services.datarequest_create(
+    datarequest_create(
         requester=u["maya"],
         title="Self-harm escalation set: PT-BR",
         description="Posts from the Brazilian market where self-harm content is under-detected.",
@@ -620,12 +624,12 @@ def _requests_create(demo: _Demo) -> dict[str, Project]:
     return projects
 
 
-# Project builders: each moves its project only through services.project_transition.
+# Project builders: each moves its project only through project_transition.
 
 
 def _walk(project: Project, actor: User, moves: Sequence[tuple[str, str]]) -> Project:
     for to_phase, reason in moves:
-        project = services.project_transition(project=project, to_phase=to_phase, actor=actor, reason=reason)
+        project = project_transition(project=project, to_phase=to_phase, actor=actor, reason=reason)
     return project
 
 
@@ -637,9 +641,9 @@ def _members(project: Project, actor: User, users: dict[str, User], names: Itera
 def _milestones(demo: _Demo, project: Project, actor: User, plan: Sequence[tuple[str, int, int | None]]) -> None:
     """(name, planned day offset, reached day offset or None)."""
     for name, planned, reached in plan:
-        milestone = services.milestone_create(project=project, name=name, planned_date=demo.days(planned), actor=actor)
+        milestone = milestone_create(project=project, name=name, planned_date=demo.days(planned), actor=actor)
         if reached is not None:
-            services.milestone_update(milestone=milestone, actual_date=demo.days(reached), actor=actor)
+            milestone_update(milestone=milestone, actual_date=demo.days(reached), actor=actor)
 
 
 def _guideline(project: Project, actor: User, title: str, sections: Sequence[str], note: str = "") -> None:
@@ -818,7 +822,7 @@ def _text_training_project(demo: _Demo, project: Project) -> None:
         lena,
         [("design", "Requirements agreed with Trust ML"), ("pilot", "Guideline v1 and schema ready for a pilot")],
     )
-    question = services.blocker_open(
+    question = blocker_open(
         project=project,
         actor=u["ana"],
         title="Guideline unclear on quoted slurs (counter-speech)",
@@ -838,17 +842,17 @@ def _text_training_project(demo: _Demo, project: Project) -> None:
         ],
         note="v2 after the pilot: counter-speech and hyperbole",
     )
-    services.blocker_resolve(
+    blocker_resolve(
         blocker=question, actor=lena, resolution="Guideline v2 covers it: quoted abuse that condemns is safe."
     )
-    staffing = services.blocker_open(
+    staffing = blocker_open(
         project=project,
         actor=lena,
         title="Not enough Spanish-speaking annotators for overlap 3",
         severity=Blocker.Severity.HIGH,
         owner=lena,
     )
-    services.blocker_resolve(
+    blocker_resolve(
         blocker=staffing, actor=lena, resolution="Ben and Dara qualified in Spanish; three Spanish speakers now."
     )
     rows = _text_rows(
@@ -898,7 +902,7 @@ def _text_training_project(demo: _Demo, project: Project) -> None:
         open_leases=3,
         seconds=(2, 25),
     )
-    services.blocker_open(
+    blocker_open(
         project=project,
         actor=None,
         kind=Blocker.Kind.RISK,
@@ -973,7 +977,7 @@ def _image_eval_project(demo: _Demo, project: Project) -> None:
     )
     done = _annotate(demo, project, items, annotators, fill=1.0, seconds=(3, 30))
     project = _walk(project, admin, [("qa", "Every item fully annotated; audit starts")])
-    services.blocker_open(
+    blocker_open(
         project=project,
         actor=admin,
         kind=Blocker.Kind.RISK,
@@ -982,7 +986,7 @@ def _image_eval_project(demo: _Demo, project: Project) -> None:
         severity=Blocker.Severity.MEDIUM,
         owner=u["rita"],
     )
-    quiet = services.blocker_open(
+    quiet = blocker_open(
         project=project,
         actor=None,
         kind=Blocker.Kind.RISK,
@@ -990,7 +994,7 @@ def _image_eval_project(demo: _Demo, project: Project) -> None:
         title="No annotator active for 48 hours",
         severity=Blocker.Severity.MEDIUM,
     )
-    services.blocker_resolve(blocker=quiet, actor=None, resolution="Annotators active again.")
+    blocker_resolve(blocker=quiet, actor=None, resolution="Annotators active again.")
     demo.say(f"Project {project.name!r}: qa, {len(items)} image items, {done} annotations (taxonomy v1).")
 
 
@@ -1092,7 +1096,7 @@ def _video_audio_project(demo: _Demo, project: Project) -> None:
         )
     items = _items(demo, project, admin, "clips-and-voice-notes", rows)
     project = _walk(project, admin, [("design", "Requirements signed off")])
-    services.blocker_open(
+    blocker_open(
         project=project,
         actor=admin,
         title="Privacy review of the video sources is pending",

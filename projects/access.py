@@ -1,4 +1,5 @@
-"""Who may do what on a project, and which projects a user may see, lead, review or annotate.
+"""Who may do what on a project, and which projects (and data requests) a user may see, lead,
+review or annotate.
 
 The one home of Quorum's access rules. Predicates ("may this user ...?") are pure: services
 enforce them, API permission classes and page views ask them. The project sets (`*_project_ids`,
@@ -15,13 +16,13 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
-from projects.models import Membership, Project
+from projects.models import DataRequest, Membership, Project
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from accounts.models import User
-    from projects.models import Blocker, DataRequest
+    from projects.models import Blocker
 
 Role = Membership.Role
 # The phases in which each kind of member has work: annotators label in pilot and production,
@@ -100,6 +101,19 @@ def adjudicating_project_ids(user: User) -> QuerySet:
 
 def _membership_project_ids(user: User, role: str) -> QuerySet:
     return Membership.objects.filter(user=user, role=role, is_active=True).values("project_id")
+
+
+def visible_requests(user: User, requests: QuerySet[DataRequest] | None = None) -> QuerySet[DataRequest]:
+    """The data requests `user` may see: every one for leads (they triage), else their own and their
+    team's. The set behind `can_view_request`; `requests` (all by default) is the queryset to narrow,
+    so a selector's joins and annotations stay as it built them."""
+    requests = DataRequest.objects.all() if requests is None else requests
+    if user.is_lead:
+        return requests
+    condition = Q(requester=user)
+    if user.team_id:
+        condition |= Q(team_id=user.team_id)
+    return requests.filter(condition)
 
 
 # --- Predicates -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from quality.agreement import check_codes, value_counts
+from quality.agreement.matrices import check_codes, value_counts
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]

@@ -28,7 +28,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from quality import agreement
+from quality.agreement.alpha import krippendorff_alpha, per_label_alpha
+from quality.agreement.bootstrap import alpha_bootstrap
+from quality.agreement.kappa import PairwiseKappa, cohen_kappa_pairs, fleiss_kappa
+from quality.agreement.matrices import coincidences, multilabel_counts, value_counts
+from quality.agreement.observed import annotator_agreement, confused_pairs, observed_agreement
 from quality.loading import Chunk, LabelSpace
 
 T = TypeVar("T")
@@ -97,11 +101,11 @@ class Accumulator:
         local = np.cumsum(starts) - 1
         k = int(local[-1]) + 1
         categories = self._categories(chunk.indicator)
-        counts = agreement.value_counts(local, categories, n_items=k, n_categories=self.n_categories)
+        counts = value_counts(local, categories, n_items=k, n_categories=self.n_categories)
         if self.mode == "labels":  # one label per annotation: the value counts are the label counts
             present, per_item = counts, counts.sum(axis=1)
         else:
-            present, per_item = agreement.multilabel_counts(local, chunk.indicator, n_items=k)
+            present, per_item = multilabel_counts(local, chunk.indicator, n_items=k)
         self.parts["item_ids"].append(ids[starts])
         self.parts["counts"].append(counts)
         self.parts["present"].append(present)
@@ -167,7 +171,7 @@ class Accumulator:
             counts=counts,
             present=joined("present", (0, self.space.size)),
             per_item=joined("per_item", (0,)),
-            coincidences=agreement.coincidences(counts),
+            coincidences=coincidences(counts),
             items=joined("items", (0,)),
             annotator_ids=joined("annotators", (0,)),
             guideline_ids=joined("guidelines", (0,)),
@@ -222,9 +226,9 @@ def agreement_figures(
         return result
 
     counts, names = data.counts, data.category_names
-    alpha = timed("alpha", lambda: agreement.krippendorff_alpha(counts))
+    alpha = timed("alpha", lambda: krippendorff_alpha(counts))
     ci = (
-        timed("alpha_bootstrap", lambda: agreement.alpha_bootstrap(counts, n_resamples=bootstrap, seed=seed))
+        timed("alpha_bootstrap", lambda: alpha_bootstrap(counts, n_resamples=bootstrap, seed=seed))
         if bootstrap
         else None
     )
@@ -232,23 +236,23 @@ def agreement_figures(
     if data.category_severity is not None and data.n_categories:
         ordinal = timed(
             "alpha_ordinal",
-            lambda: agreement.krippendorff_alpha(counts, level="ordinal", values=data.category_severity),
+            lambda: krippendorff_alpha(counts, level="ordinal", values=data.category_severity),
         )
-    observed = timed("observed_agreement", lambda: agreement.observed_agreement(counts))
-    fleiss = timed("fleiss_kappa", lambda: agreement.fleiss_kappa(counts))
-    per_label = timed("per_label_alpha", lambda: agreement.per_label_alpha(data.present, data.per_item))
-    confused = timed("confused_pairs", lambda: agreement.confused_pairs(data.coincidences, labels=names))
+    observed = timed("observed_agreement", lambda: observed_agreement(counts))
+    fleiss = timed("fleiss_kappa", lambda: fleiss_kappa(counts))
+    per_label = timed("per_label_alpha", lambda: per_label_alpha(data.present, data.per_item))
+    confused = timed("confused_pairs", lambda: confused_pairs(data.coincidences, labels=names))
     annotator_ids, annotator_codes = np.unique(data.annotator_ids, return_inverse=True)
     annotator_codes = annotator_codes.ravel()
     annotators = timed(
         "annotator_agreement",
-        lambda: agreement.annotator_agreement(
+        lambda: annotator_agreement(
             data.items, annotator_codes, data.categories, counts=counts, n_annotators=len(annotator_ids)
         ),
     )
     pairwise = timed(
         "pairwise_kappa",
-        lambda: agreement.cohen_kappa_pairs(
+        lambda: cohen_kappa_pairs(
             data.items,
             annotator_codes,
             data.categories,
@@ -302,10 +306,10 @@ def _by_guideline(data: Accumulated, versions: dict[int, int]) -> dict[str, dict
     out: dict[str, dict[str, Any]] = {}
     for guideline_id in np.unique(data.guideline_ids):
         rows = data.guideline_ids == guideline_id
-        counts = agreement.value_counts(
+        counts = value_counts(
             data.items[rows], data.categories[rows], n_items=data.n_items, n_categories=max(data.n_categories, 1)
         )
-        result = agreement.krippendorff_alpha(counts)
+        result = krippendorff_alpha(counts)
         key = str(versions.get(int(guideline_id), "none" if guideline_id == 0 else f"id {int(guideline_id)}"))
         out[key] = {
             "alpha": result.value,
@@ -316,7 +320,7 @@ def _by_guideline(data: Accumulated, versions: dict[int, int]) -> dict[str, dict
     return out
 
 
-def _pairwise_summary(pairwise: agreement.PairwiseKappa, annotator_ids: Ints, lowest: int = 10) -> dict[str, Any]:
+def _pairwise_summary(pairwise: PairwiseKappa, annotator_ids: Ints, lowest: int = 10) -> dict[str, Any]:
     table = pairwise.table
     kappa = table["kappa"].dropna()
     rows = table.assign(

@@ -14,7 +14,7 @@ Two readers give the same chunks:
   one binary string (`string_agg(int8send(...))`), read through a server-side cursor and by
   numpy in place; the rows of a block are then put in (item, annotator) order. A few hundred
   rows instead of a million, and no Python object per annotation: a million annotations load in
-  about a second where the ORM takes several.
+  about a second where the ORM takes several. Its SQL text is built in `quality.sql`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from annotation.models import Annotation, Label, LabelSchema, LabelSchemaVersion
 from quality import encoding
+from quality.sql import label_code_sql, packed_rows_sql
 
 Ints = npt.NDArray[np.int64]
 Reader = Literal["auto", "orm", "packed"]
@@ -249,36 +250,10 @@ def _name_annotation(message: str, ids) -> str:
 PACK_ITEMS = 1024
 PACK_FETCH = 8  # blocks per round trip
 _PACKED_ROW = np.dtype(">i8")  # item, annotator, guideline (0: none), code: four big-endian int8s
-# Codes the database gives an annotation it cannot encode.
-_BAD_UNKNOWN_KEY = -1
-_BAD_SHAPE = -2
-
-
-def _code_sql(space: LabelSpace) -> tuple[str, list]:
-    """SQL turning an annotation's `labels` into one int8: single choice, the key's position in the
-    space (0-based); multi, the bit mask of the chosen keys' positions. _BAD_SHAPE when the value
-    is not a list (single: not exactly one key), _BAD_UNKNOWN_KEY for a key outside the space.
-    (Nested CASEs, because PostgreSQL does not promise to evaluate OR operands in order.)"""
-    labels = f"{connection.ops.quote_name(Annotation._meta.db_table)}.{connection.ops.quote_name('labels')}"
-    keys = list(space.keys)
-    if space.multi:
-        sql = (
-            f"CASE WHEN jsonb_typeof({labels}) <> 'array' THEN {_BAD_SHAPE} "
-            f"ELSE (SELECT CASE WHEN bool_or(array_position(%s::text[], key) IS NULL) THEN {_BAD_UNKNOWN_KEY} "
-            f"ELSE coalesce(bit_or(1::int8 << (array_position(%s::text[], key) - 1)), 0) END "
-            f"FROM jsonb_array_elements_text({labels}) AS key) END"
-        )
-        return sql, [keys, keys]
-    sql = (
-        f"CASE WHEN jsonb_typeof({labels}) <> 'array' THEN {_BAD_SHAPE} "
-        f"WHEN jsonb_array_length({labels}) <> 1 THEN {_BAD_SHAPE} "
-        f"ELSE coalesce(array_position(%s::text[], {labels} ->> 0)::int8 - 1, {_BAD_UNKNOWN_KEY}) END"
-    )
-    return sql, [keys]
 
 
 def _packed_rows(annotations: QuerySet[Annotation], *, space: LabelSpace) -> Iterator[Chunk]:
-    code_sql, code_params = _code_sql(space)
+    code_sql, code_params = label_code_sql(list(space.keys), multi=space.multi)
     rows = (
         annotations.order_by()
         .annotate(
@@ -291,10 +266,7 @@ def _packed_rows(annotations: QuerySet[Annotation], *, space: LabelSpace) -> Ite
         .values_list("_block", "_item", "_annotator", "_guideline", "_code")
     )
     inner, params = rows.query.sql_with_params()
-    packed = (
-        "SELECT string_agg(int8send(r._item) || int8send(r._annotator) || int8send(r._guideline) "
-        f"|| int8send(r._code), ''::bytea) FROM ({inner}) AS r GROUP BY r._block ORDER BY r._block"
-    )
+    packed = packed_rows_sql(inner)
     connection.ensure_connection()
     raw = connection.connection
     with psycopg.ClientCursor(raw) as client:  # binds on the client, whatever Django's cursors do
@@ -312,7 +284,7 @@ def _packed_rows(annotations: QuerySet[Annotation], *, space: LabelSpace) -> Ite
             for (block,) in fetched:
                 values = np.frombuffer(block, dtype=_PACKED_ROW).reshape(-1, 4).astype(np.int64)
                 values = values[np.lexsort((values[:, 1], values[:, 0]))]
-                wrong = np.flatnonzero(values[:, 3] < 0)
+                wrong = np.flatnonzero(values[:, 3] < 0)  # sql.BAD_SHAPE or sql.BAD_UNKNOWN_KEY
                 if len(wrong):
                     bad = values[wrong[0]]
                     break

@@ -1,8 +1,9 @@
 """Quality records: agreement reports, the jobs that compute them, audit samples and reviews,
 consensus labels and adjudications.
 
-The numbers come from the pure functions in agreement.py, gold.py and aggregation.py; these models
-store what the services computed and what reviewers decided. Every write goes through services.py.
+The numbers come from the pure functions in the agreement package, gold.py and aggregation.py; these
+models store what the services computed and what reviewers decided. Every write goes through the
+services package.
 This app reads the annotation app and knows a project only as the foreign key "projects.Project".
 """
 
@@ -331,7 +332,7 @@ class LabelCounts(models.Model):
     (gold items included: they are taken out when read, so an item turning gold needs no rebuild).
 
     Nominal alpha needs only this matrix, so keeping it saves re-reading every annotation: a read
-    adds the annotations past the watermark (quality.services.project_value_counts). The matrix is
+    adds the annotations past the watermark (quality.services.counts.label_counts_refresh). The matrix is
     packed by quality.valuecounts: `item_ids` int64 and `cells` uint16, little-endian, row by row,
     one column per category (a sorted list of label keys) in `categories` order.
     """

@@ -2,9 +2,9 @@
 
 `quality_report` runs the agreement statistics, the aggregation and the adjudication queue on
 encoded annotations and times each part: the in-memory benchmark and the tests' oracle. The
-stored reports are made by `quality.services.agreement_report_compute` (loading.py streams the
+stored reports are made by `quality.services.reports.agreement_report_compute` (loading.py streams the
 codes out of the database, figures.py calls the same core functions) and the consensus rows by
-`quality.services.consensus_compute`.
+`quality.services.consensus.consensus_compute`.
 """
 
 from __future__ import annotations
@@ -18,23 +18,28 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from quality import aggregation, agreement
+from quality import aggregation
+from quality.agreement.alpha import AlphaResult, krippendorff_alpha, per_label_alpha
+from quality.agreement.bootstrap import BootstrapCI, alpha_bootstrap
+from quality.agreement.kappa import FleissResult, PairwiseKappa, cohen_kappa_pairs, fleiss_kappa
+from quality.agreement.matrices import check_codes, coincidences, value_counts
+from quality.agreement.observed import annotator_agreement, confused_pairs, observed_agreement
 
 T = TypeVar("T")
 
 
 @dataclass
 class QualityReport:
-    alpha: agreement.AlphaResult
-    alpha_ci: agreement.BootstrapCI
-    severity_alpha: agreement.AlphaResult | None
+    alpha: AlphaResult
+    alpha_ci: BootstrapCI
+    severity_alpha: AlphaResult | None
     observed_agreement: float | None
-    fleiss: agreement.FleissResult
+    fleiss: FleissResult
     per_label_alpha: pd.Series
     coincidences: npt.NDArray[np.float64]
     confused_pairs: pd.DataFrame
     annotators: pd.DataFrame
-    pairwise_kappa: agreement.PairwiseKappa
+    pairwise_kappa: PairwiseKappa
     majority: aggregation.MajorityVote
     dawid_skene: aggregation.DawidSkene | None
     adjudication: pd.DataFrame
@@ -104,38 +109,36 @@ def quality_report(
         seconds[name] = time.perf_counter() - started
         return result
 
-    item_codes = agreement.check_codes(items, n_items, what="item")
-    annotator_codes = agreement.check_codes(annotators, n_annotators, what="annotator")
-    label_codes = agreement.check_codes(labels, n_categories, what="label")
+    item_codes = check_codes(items, n_items, what="item")
+    annotator_codes = check_codes(annotators, n_annotators, what="annotator")
+    label_codes = check_codes(labels, n_categories, what="label")
     counts = timed(
         "value_counts",
-        lambda: agreement.value_counts(item_codes, label_codes, n_items=n_items, n_categories=n_categories),
+        lambda: value_counts(item_codes, label_codes, n_items=n_items, n_categories=n_categories),
     )
-    alpha = timed("alpha", lambda: agreement.krippendorff_alpha(counts))
+    alpha = timed("alpha", lambda: krippendorff_alpha(counts))
     alpha_ci = timed(
         "alpha_bootstrap",
-        lambda: agreement.alpha_bootstrap(counts, n_resamples=n_resamples, seed=seed, method=bootstrap_method),
+        lambda: alpha_bootstrap(counts, n_resamples=n_resamples, seed=seed, method=bootstrap_method),
     )
     severity_alpha = (
-        timed("severity_alpha", lambda: agreement.krippendorff_alpha(counts, level="ordinal", values=severity))
+        timed("severity_alpha", lambda: krippendorff_alpha(counts, level="ordinal", values=severity))
         if severity is not None
         else None
     )
-    observed = timed("observed_agreement", lambda: agreement.observed_agreement(counts))
-    fleiss = timed("fleiss_kappa", lambda: agreement.fleiss_kappa(counts))
+    observed = timed("observed_agreement", lambda: observed_agreement(counts))
+    fleiss = timed("fleiss_kappa", lambda: fleiss_kappa(counts))
     names = list(label_keys) if label_keys is not None else list(range(n_categories))
-    per_label = timed("per_label_alpha", lambda: pd.Series(agreement.per_label_alpha(counts), index=names))
-    o = timed("coincidences", lambda: agreement.coincidences(counts))
-    confused = agreement.confused_pairs(o, labels=names)
+    per_label = timed("per_label_alpha", lambda: pd.Series(per_label_alpha(counts), index=names))
+    o = timed("coincidences", lambda: coincidences(counts))
+    confused = confused_pairs(o, labels=names)
     annotator_table = timed(
         "annotator_agreement",
-        lambda: agreement.annotator_agreement(
-            item_codes, annotator_codes, label_codes, counts=counts, n_annotators=n_annotators
-        ),
+        lambda: annotator_agreement(item_codes, annotator_codes, label_codes, counts=counts, n_annotators=n_annotators),
     )
     pairwise = timed(
         "pairwise_kappa",
-        lambda: agreement.cohen_kappa_pairs(
+        lambda: cohen_kappa_pairs(
             item_codes,
             annotator_codes,
             label_codes,

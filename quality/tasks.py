@@ -14,8 +14,8 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from quality import services
 from quality.models import QualityJob
+from quality.services import audits, consensus, jobs, reports
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +37,19 @@ def _job_failure(task, job_id: int, exc: Exception) -> dict[str, Any]:
     if isinstance(exc, RETRYABLE) and task.request.retries < task.max_retries:
         raise task.retry(exc=exc)
     logger.exception("%s: job %s failed", task.name, job_id)
-    services.quality_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+    jobs.quality_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
     return {"job_id": job_id, "status": QualityJob.Status.FAILED, "error": str(exc)}
 
 
 @shared_task(name="quality.agreement_report_compute", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
 def agreement_report_compute(self, job_id: int) -> dict[str, Any]:
-    """Compute the agreement report a job asks for (see services.agreement_report_compute)."""
+    """Compute the agreement report a job asks for (see services.reports.agreement_report_compute)."""
     done = _finished(job_id)
     if done is not None:
         return done
     job = QualityJob.objects.get(pk=job_id)
     try:
-        report = services.agreement_report_compute(project_id=job.project_id, job_id=job.pk, **job.params)
+        report = reports.agreement_report_compute(project_id=job.project_id, job_id=job.pk, **job.params)
     except Exception as exc:
         return _job_failure(self, job_id, exc)
     return {"job_id": job_id, "status": QualityJob.Status.SUCCEEDED, "report_id": report.pk, "alpha": report.alpha}
@@ -57,13 +57,13 @@ def agreement_report_compute(self, job_id: int) -> dict[str, Any]:
 
 @shared_task(name="quality.consensus_compute", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
 def consensus_compute(self, job_id: int) -> dict[str, Any]:
-    """Aggregate the labels of a job's project (see services.consensus_compute)."""
+    """Aggregate the labels of a job's project (see services.consensus.consensus_compute)."""
     done = _finished(job_id)
     if done is not None:
         return done
     job = QualityJob.objects.get(pk=job_id)
     try:
-        summary = services.consensus_compute(project_id=job.project_id, job_id=job.pk, **job.params)
+        summary = consensus.consensus_compute(project_id=job.project_id, job_id=job.pk, **job.params)
     except Exception as exc:
         return _job_failure(self, job_id, exc)
     return {"job_id": job_id, "status": QualityJob.Status.SUCCEEDED, **summary}
@@ -72,7 +72,7 @@ def consensus_compute(self, job_id: int) -> dict[str, Any]:
 @shared_task(name="quality.audit_sample_draw", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
 def audit_sample_draw(self, project_id: int, share: float, seed: int = 0) -> dict[str, Any]:
     """Draw audit samples (idempotent: a repeat draws only annotations not drawn before)."""
-    samples = services.audit_sample_draw(project_id=project_id, share=share, seed=seed)
+    samples = audits.audit_sample_draw(project_id=project_id, share=share, seed=seed)
     counts: dict[str, int] = {}
     for sample in samples:
         counts[sample.stratum] = counts.get(sample.stratum, 0) + 1
@@ -82,5 +82,4 @@ def audit_sample_draw(self, project_id: int, share: float, seed: int = 0) -> dic
 @shared_task(name="quality.agreement_refresh", bind=True, acks_late=True, max_retries=3)
 def agreement_refresh(self) -> dict[str, Any]:
     """Periodic (beat): queue a project report for every project with annotations newer than its latest."""
-    jobs = services.agreement_refresh()
-    return {"jobs": jobs}
+    return {"jobs": reports.agreement_refresh()}

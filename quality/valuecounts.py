@@ -2,7 +2,7 @@
 
 A project's nominal alpha needs only the value-counts matrix (`counts[u, c]`: annotations giving
 item u the value c), and that matrix is additive over any split of the annotations. So it can be
-kept between reads (the LabelCounts row, see `quality.services.project_value_counts`) and brought
+kept between reads (the LabelCounts row, see `quality.services.counts.label_counts_refresh`) and brought
 up to date with only the annotations added since, instead of re-deriving it from every annotation.
 
 A category is a *set* of label keys (a sorted tuple): one key for a single-choice answer, the

@@ -27,8 +27,11 @@ from core.pages import service_attempt
 from projects import access
 from projects import services as project_services
 from projects.models import Membership, Project
-from quality import selectors, services
 from quality.models import AuditSample, Consensus, QualityJob, Review
+from quality.selectors import accuracy, gate, jobs, queues, reports
+from quality.services.audits import review_record
+from quality.services.consensus import adjudication_record
+from quality.services.reports import agreement_report_enqueue, project_alpha_compute
 
 T = TypeVar("T")
 
@@ -67,20 +70,20 @@ def _lead_project(request: HttpRequest, pk: int) -> Project:
 # --- The lead's quality section (on the project page) ----------------------------------------
 
 
-def quality_section_context(project: Project, *, gold: selectors.GoldAccuracy | None = None) -> dict[str, Any]:
+def quality_section_context(project: Project, *, gold: accuracy.GoldAccuracy | None = None) -> dict[str, Any]:
     """What templates/projects/_quality.html shows: the gate, the latest project-scope report,
     gold and audit accuracy headlines and the latest report job. The project page calls it for leads."""
     if gold is None:
-        gold = selectors.gold_accuracy_cached(project_id=project.pk)
-    audit = selectors.audit_accuracy(project_id=project.pk)
-    report = selectors.agreement_report_latest(project_id=project.pk)
+        gold = accuracy.gold_accuracy_cached(project_id=project.pk)
+    audit = accuracy.audit_accuracy(project_id=project.pk)
+    report = reports.agreement_report_latest(project_id=project.pk)
     return {
-        "gate": selectors.quality_gate(
+        "gate": gate.quality_gate(
             project_id=project.pk,
             gold=gold,
             audit=audit,
             report=report,
-            annotation_state=selectors.project_annotation_state_for_page(project_id=project.pk, report=report),
+            annotation_state=reports.project_annotation_state_for_page(project_id=project.pk, report=report),
         ),
         "report": report,
         "gold": gold.overall,
@@ -90,7 +93,7 @@ def quality_section_context(project: Project, *, gold: selectors.GoldAccuracy | 
     }
 
 
-def _gold_watch(project: Project, gold: selectors.GoldAccuracy) -> list[dict[str, Any]]:
+def _gold_watch(project: Project, gold: accuracy.GoldAccuracy) -> list[dict[str, Any]]:
     """Annotators the lead should look at: flagged under the gold bar, or paused by it. A
     reinstated annotator is judged on their gold since, as the pausing sweep judges them."""
     memberships = Membership.objects.filter(project=project, role=Membership.Role.ANNOTATOR).select_related("user")
@@ -101,7 +104,7 @@ def _gold_watch(project: Project, gold: selectors.GoldAccuracy) -> list[dict[str
         elif membership.reinstated_at is not None:
             since[membership.user_id] = membership.reinstated_at
     if since and not gold.since_reinstatement:
-        gold = selectors.gold_accuracy_cached(project_id=project.pk, answered_after=since)
+        gold = accuracy.gold_accuracy_cached(project_id=project.pk, answered_after=since)
     rows = [{**row, "paused": paused.pop(row["annotator_id"], None)} for row in gold.annotators if row["flagged"]]
     # Paused, but no longer flagged on all of their gold (a reinstated window, say): still listed.
     rows += [
@@ -139,7 +142,7 @@ def report_recompute(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a project-scope agreement report. htmx gets the section back (with the job block
     polling until it finishes); without htmx, back to the project page."""
     project = _lead_project(request, pk)
-    job = service_attempt(request, services.agreement_report_enqueue, project_id=project.pk, actor=request.user)
+    job = service_attempt(request, agreement_report_enqueue, project_id=project.pk, actor=request.user)
     if job is not None and not request.htmx:
         messages.success(request, "The agreement report is being computed.")
     if not request.htmx:
@@ -155,7 +158,7 @@ def alpha_now(request: HttpRequest, pk: int) -> HttpResponse:
     project = _lead_project(request, pk)
     if not request.htmx:
         return redirect(f"{project.get_absolute_url()}#quality")
-    alpha = services.project_alpha_compute(project_id=project.pk)
+    alpha = project_alpha_compute(project_id=project.pk)
     return render(request, "quality/_alpha_now.html", {"project": project, "alpha": alpha})
 
 
@@ -164,7 +167,7 @@ def job_status(request: HttpRequest, pk: int, job_pk: int) -> HttpResponse:
     """A report job's block; htmx polls it while the job runs. Without htmx, the project page."""
     project = _lead_project(request, pk)
     try:
-        status = selectors.quality_job_status(user=request.user, job_id=job_pk)
+        status = jobs.quality_job_status(user=request.user, job_id=job_pk)
     except QualityJob.DoesNotExist:
         raise Http404("No such job.")
     job = QualityJob.objects.get(pk=status["id"])
@@ -181,9 +184,9 @@ def job_status(request: HttpRequest, pk: int, job_pk: int) -> HttpResponse:
 @login_required
 def root_cause(request: HttpRequest, pk: int) -> HttpResponse:
     """Where the disagreement comes from: per-label alpha, confused pairs, annotators, error causes
-    and guideline versions (quality.selectors.root_cause). Leads only."""
+    and guideline versions (quality.selectors.gate.root_cause). Leads only."""
     project = _lead_project(request, pk)
-    cause = selectors.root_cause(project_id=project.pk)
+    cause = gate.root_cause(project_id=project.pk)
     names = dict(Review.ErrorCause.choices)
     error_causes = [{**row, "label": names.get(row["cause"], row["cause"])} for row in cause.error_causes]
     return render(
@@ -224,7 +227,7 @@ def audit_review(request: HttpRequest, sample_pk: int) -> HttpResponse:
     incorrect = verdict == Review.Verdict.INCORRECT
     review = service_attempt(
         request,
-        services.review_record,
+        review_record,
         sample=sample,
         reviewer=request.user,
         verdict=verdict,
@@ -244,7 +247,7 @@ def audit_review(request: HttpRequest, sample_pk: int) -> HttpResponse:
 
 
 def _audit_response(request: HttpRequest, *, sample_pk: int | None = None) -> HttpResponse:
-    queue = selectors.audit_queue(reviewer=request.user)
+    queue = queues.audit_queue(reviewer=request.user)
     sample = None
     if sample_pk is not None:
         sample = queue.filter(pk=sample_pk).first()
@@ -316,7 +319,7 @@ def adjudication_settle(request: HttpRequest, item_pk: int) -> HttpResponse:
         raise Http404("No such item to adjudicate.")
     adjudication = service_attempt(
         request,
-        services.adjudication_record,
+        adjudication_record,
         item=consensus.item,
         reviewer=request.user,
         labels=request.POST.getlist("labels"),
@@ -348,7 +351,7 @@ def _adjudication_done(request: HttpRequest) -> HttpResponse:
 
 def _adjudication_response(request: HttpRequest, *, item_pk: int | None = None) -> HttpResponse:
     skipped = request.session.get(SKIPPED_KEY, [])
-    consensus, waiting = selectors.adjudication_next(reviewer=request.user, skipped=skipped)
+    consensus, waiting = queues.adjudication_next(reviewer=request.user, skipped=skipped)
     if item_pk is not None:  # a refused verdict: the same item again, with the reason
         consensus = Consensus.objects.filter(item_id=item_pk).select_related("item", "project").first() or consensus
     context: dict[str, Any] = {"consensus": consensus, "waiting": waiting, "skipped": len(skipped)}
@@ -377,7 +380,7 @@ def _adjudication_context(consensus: Any) -> dict[str, Any]:
         "proposed": [names.get(key, key) for key in consensus.labels],
         "annotations": [
             {**row, "names": [names.get(key, key) for key in row["labels"]]}
-            for row in selectors.adjudication_votes(consensus=consensus)
+            for row in queues.adjudication_votes(consensus=consensus)
         ],
         "labels": [
             {"label": row.label, "key": str(position) if position <= 9 else "", "indent": min(row.depth, 4)}

@@ -28,7 +28,8 @@ from projects.models import DataRequest, Membership
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.annotation.factories import BatchFactory, GuidelineFactory, ItemFactory, schema_with_labels
 from tests.projects.factories import BlockerFactory, DataRequestFactory
-from workbench import services as workbench_services
+from workbench.services.datarequests import datarequest_accept, request_comment_add
+from workbench.services.lifecycle import project_transition, project_update
 
 pytestmark = pytest.mark.django_db
 
@@ -73,18 +74,18 @@ def seeded(db):
     )
     schema = schema_with_labels(actor=lead)
     accepted = DataRequestFactory(requester=requester, title="Hate EN", label_schema=schema)
-    project = workbench_services.datarequest_accept(data_request=accepted, actor=lead)
-    workbench_services.project_update(project=project, actor=lead, label_schema=schema)
+    project = datarequest_accept(data_request=accepted, actor=lead)
+    project_update(project=project, actor=lead, label_schema=schema)
     GuidelineFactory(project=project, created_by=lead, version=1)
     Membership.objects.create(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
     batch = BatchFactory(project=project, created_by=lead)
     ItemFactory.create_batch(5, batch=batch)
     for phase in ("design", "pilot", "production"):
-        workbench_services.project_transition(project=project, actor=lead, to_phase=phase)
+        project_transition(project=project, actor=lead, to_phase=phase)
     DataRequestFactory(requester=requester, title="Spam PT", deadline=dt.date.today() + dt.timedelta(days=20))  # noqa: DTZ011
     DataRequestFactory(requester=outsider, title="Ads review")
     BlockerFactory(project=project, opened_by=lead, title="Guideline gap")
-    workbench_services.request_comment_add(data_request=accepted, author=requester, body="When is the pilot?")
+    request_comment_add(data_request=accepted, author=requester, body="When is the pilot?")
     assert DataRequest.objects.count() == 3
     return {role: Token.objects.create(user=user).key for role, user in (("lead", lead), ("requester", requester))}
 

@@ -22,8 +22,8 @@ from core.errors import NotAllowed
 from projects import access
 from projects.models import Blocker, DailyRollup, Project
 from projects.services import activity_record
-from quality import selectors as quality_selectors
 from quality.models import AgreementReport, Review
+from quality.selectors.accuracy import audit_accuracy
 from workbench.rollups import histogram_add, histogram_quantile
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def retrospective_get(*, project: Project, now: datetime | None = None) -> Retro
         .values("computed_at", "alpha", "alpha_low", "alpha_high", "n_annotations")
     )
     gold = DailyRollup.objects.filter(project=project).aggregate(n=Sum("gold_answered"), correct=Sum("gold_correct"))
-    audit = quality_selectors.audit_accuracy(project_id=project.pk)
+    audit = audit_accuracy(project_id=project.pk)
     labels = dict(Review.ErrorCause.choices)
     causes = [{**row, "label": labels.get(row["cause"], row["cause"])} for row in audit.error_causes[:5]]
     milestones = [
@@ -167,32 +167,32 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def retrospective_markdown(retro: Retrospective) -> str:
-    """The retrospective as a Markdown document. Pure."""
-    project, t, q = retro.project, retro.throughput, retro.quality
-    out = [
-        f"# Retrospective: {_cell(project.name)}",
-        "",
-        f"Generated {retro.generated_at:%Y-%m-%d %H:%M} UTC. Phase: {project.get_phase_display()}. "
-        f"Deadline: {_cell(project.deadline)}. Lead: {_cell(project.lead.display_name)}.",
-        "",
+def _markdown_milestones(retro: Retrospective) -> list[str]:
+    rows = [
+        f"| {_cell(m['name'])} | {_cell(m['planned'])} | {_cell(m['actual'])} | {_cell(m['slip_days'])} |"
+        for m in retro.milestones
+    ] or ["| — | — | — | — |"]
+    return [
         "## Milestones: planned against reached",
         "",
         "| Milestone | Planned | Reached | Slip (days) |",
         "|---|---|---|---|",
+        *rows,
     ]
-    out += [
-        f"| {_cell(m['name'])} | {_cell(m['planned'])} | {_cell(m['actual'])} | {_cell(m['slip_days'])} |"
-        for m in retro.milestones
-    ] or ["| — | — | — | — |"]
-    out += ["", "## Phases", "", "| Phase | Entered | Left | Days |", "|---|---|---|---|"]
-    out += [
+
+
+def _markdown_phases(retro: Retrospective) -> list[str]:
+    rows = [
         f"| {p['phase']} | {_cell(p['entered'])} | {_cell(p['left']) if p['left'] else 'now'} | {p['days']} |"
         for p in retro.phases
     ]
+    return ["## Phases", "", "| Phase | Entered | Left | Days |", "|---|---|---|---|", *rows]
+
+
+def _markdown_throughput(retro: Retrospective) -> list[str]:
+    t = retro.throughput
     best = f"{t['best_day'][1]} on {t['best_day'][0]}" if t["best_day"] else "—"
-    out += [
-        "",
+    return [
         "## Throughput",
         "",
         f"- Annotations: {t['annotations']} (items completed: {t['items_completed']})",
@@ -200,7 +200,20 @@ def retrospective_markdown(retro: Retrospective) -> str:
         f"{_cell(t['per_active_day'])} per active day, {_cell(t['per_calendar_day'])} per calendar day",
         f"- Best day: {best}",
         f"- Median handling time: {_cell(t['median_seconds'])} s",
-        "",
+    ]
+
+
+def _markdown_quality(retro: Retrospective) -> list[str]:
+    q = retro.quality
+    trend = [
+        f"| {_cell(r['computed_at'])} | {_num(r['alpha'])} | {_num(r['alpha_low'])} – {_num(r['alpha_high'])} "
+        f"| {r['n_annotations']} |"
+        for r in retro.alpha_trend
+    ] or ["| — | — | — | — |"]
+    causes = [f"- {_cell(c['label'])}: {c['n']} ({c['share']:.0%} of the errors)" for c in retro.error_causes] or [
+        "- None recorded."
+    ]
+    return [
         "## Quality",
         "",
         f"- Krippendorff's alpha: {_num(q['alpha'])} (first report {_num(q['alpha_first'])}; bar {_num(q['min_alpha'], 2)})",
@@ -212,30 +225,54 @@ def retrospective_markdown(retro: Retrospective) -> str:
         "",
         "| Computed | Alpha | 95% interval | Annotations |",
         "|---|---|---|---|",
-    ]
-    out += [
-        f"| {_cell(r['computed_at'])} | {_num(r['alpha'])} | {_num(r['alpha_low'])} – {_num(r['alpha_high'])} "
-        f"| {r['n_annotations']} |"
-        for r in retro.alpha_trend
-    ] or ["| — | — | — | — |"]
-    out += ["", "### Top audit error causes", ""]
-    out += [f"- {_cell(c['label'])}: {c['n']} ({c['share']:.0%} of the errors)" for c in retro.error_causes] or [
-        "- None recorded."
-    ]
-    out += [
+        *trend,
         "",
-        "## Blockers and risks",
+        "### Top audit error causes",
         "",
-        "| Title | Kind | Severity | Opened | Resolved | Days to resolve | Resolution |",
-        "|---|---|---|---|---|---|---|",
+        *causes,
     ]
-    out += [
+
+
+def _markdown_blockers(retro: Retrospective) -> list[str]:
+    rows = [
         f"| {_cell(b['title'])} | {b['kind']} | {b['severity']} | {_cell(b['opened_at'])} | "
         f"{_cell(b['resolved_at']) if not b['open'] else 'open'} | {b['days']}{' so far' if b['open'] else ''} "
         f"| {_cell(b['resolution'])} |"
         for b in retro.blockers
     ] or ["| — | — | — | — | — | — | — |"]
-    out += ["", "## Lessons", "", project.lessons.strip() or "_None written yet._", ""]
+    return [
+        "## Blockers and risks",
+        "",
+        "| Title | Kind | Severity | Opened | Resolved | Days to resolve | Resolution |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def retrospective_markdown(retro: Retrospective) -> str:
+    """The retrospective as a Markdown document, one section after another. Pure."""
+    project = retro.project
+    out = [
+        f"# Retrospective: {_cell(project.name)}",
+        "",
+        f"Generated {retro.generated_at:%Y-%m-%d %H:%M} UTC. Phase: {project.get_phase_display()}. "
+        f"Deadline: {_cell(project.deadline)}. Lead: {_cell(project.lead.display_name)}.",
+        "",
+        *_markdown_milestones(retro),
+        "",
+        *_markdown_phases(retro),
+        "",
+        *_markdown_throughput(retro),
+        "",
+        *_markdown_quality(retro),
+        "",
+        *_markdown_blockers(retro),
+        "",
+        "## Lessons",
+        "",
+        project.lessons.strip() or "_None written yet._",
+        "",
+    ]
     return "\n".join(out)
 
 

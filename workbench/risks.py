@@ -28,9 +28,11 @@ from django.utils import timezone
 
 from annotation.models import Flag
 from projects.models import Blocker, DailyRollup, Project
-from quality import selectors as quality_selectors
+from quality.selectors.accuracy import gold_accuracy
+from quality.selectors.reports import agreement_report_latest
 from workbench import forecast as forecasting
-from workbench import selectors, services
+from workbench import selectors
+from workbench.services.blockers import blocker_open, blocker_resolve
 
 if TYPE_CHECKING:
     from workbench.forecast import Forecast
@@ -139,10 +141,10 @@ def risk_figures(*, project: Project, now: datetime) -> RiskFigures:
     counts = selectors.rollup_daily_counts(project_ids=[project.pk], start=today - timedelta(days=window), end=today)
     forecast = selectors.project_forecast(project=project, counts=counts.get(project.pk, {}), today=today)
     last = DailyRollup.objects.filter(project=project).aggregate(last=Max("last_submitted_at"))["last"]
-    report = quality_selectors.agreement_report_latest(project_id=project.pk)
+    report = agreement_report_latest(project_id=project.pk)
     gold_n, gold_acc = 0, None
     if project.min_gold_accuracy is not None:
-        overall = quality_selectors.gold_accuracy(project_id=project.pk, min_items=project.gold_min_items).overall
+        overall = gold_accuracy(project_id=project.pk, min_items=project.gold_min_items).overall
         gold_n, gold_acc = overall["n"], overall["accuracy"]
     flags = Flag.objects.filter(
         project=project, status=Flag.Status.OPEN, created_at__lt=now - timedelta(hours=project.risk_flag_hours)
@@ -178,7 +180,7 @@ def project_risks_sync(*, project: Project, now: datetime | None = None) -> dict
             risk.description, risk.severity = cause.description, cause.severity
             risk.save(update_fields=["description", "severity"])
         if rule not in open_risks:
-            services.blocker_open(
+            blocker_open(
                 project=project,
                 actor=None,
                 kind=Blocker.Kind.RISK,
@@ -190,7 +192,7 @@ def project_risks_sync(*, project: Project, now: datetime | None = None) -> dict
             opened.append(rule)
     for rule, risk in open_risks.items():
         if rule in RULES and rule not in causes:
-            services.blocker_resolve(
+            blocker_resolve(
                 blocker=risk, actor=None, resolution=f"Closed by Quorum: the cause is gone ({now:%Y-%m-%d %H:%M} UTC)."
             )
             closed.append(rule)

@@ -40,7 +40,7 @@ from workbench.rollups import histogram_add, histogram_quantile
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from quality.selectors import GoldAccuracy
+    from quality.selectors.accuracy import GoldAccuracy
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
@@ -74,7 +74,7 @@ def project_get(*, user: User, pk: int) -> Project:
 
 
 def datarequest_list(*, user: User) -> QuerySet[DataRequest]:
-    """Requests `user` may see: leads see all (they triage); others their own and their team's.
+    """Requests `user` may see (access.visible_requests: leads all, others their own and their team's).
 
     Each row carries `stage` (DataRequest.Stage): its status until accepted, then where its
     project is: production or QA (or on hold from them) is in production, delivered or closed is
@@ -83,25 +83,19 @@ def datarequest_list(*, user: User) -> QuerySet[DataRequest]:
     Phase = Project.Phase
     working, done = [Phase.PRODUCTION, Phase.QA], [Phase.DELIVERED, Phase.CLOSED]
     Stage = DataRequest.Stage
-    qs = DataRequest.objects.select_related("requester", "team", "label_schema", "decided_by", "project").annotate(
-        stage=Case(
-            When(status=DataRequest.Status.SUBMITTED, then=Value(Stage.SUBMITTED)),
-            When(status=DataRequest.Status.REJECTED, then=Value(Stage.REJECTED)),
-            When(project__phase__in=done, then=Value(Stage.DELIVERED)),
-            When(
-                Q(project__phase__in=working) | Q(project__phase=Phase.ON_HOLD, project__phase_before_hold__in=working),
-                then=Value(Stage.IN_PRODUCTION),
-            ),
-            default=Value(Stage.ACCEPTED),
-            output_field=CharField(),
-        )
+    stage = Case(
+        When(status=DataRequest.Status.SUBMITTED, then=Value(Stage.SUBMITTED)),
+        When(status=DataRequest.Status.REJECTED, then=Value(Stage.REJECTED)),
+        When(project__phase__in=done, then=Value(Stage.DELIVERED)),
+        When(
+            Q(project__phase__in=working) | Q(project__phase=Phase.ON_HOLD, project__phase_before_hold__in=working),
+            then=Value(Stage.IN_PRODUCTION),
+        ),
+        default=Value(Stage.ACCEPTED),
+        output_field=CharField(),
     )
-    if user.is_lead:
-        return qs
-    condition = Q(requester=user)
-    if user.team_id:
-        condition |= Q(team_id=user.team_id)
-    return qs.filter(condition)
+    requests = DataRequest.objects.select_related("requester", "team", "label_schema", "decided_by", "project")
+    return access.visible_requests(user, requests.annotate(stage=stage))
 
 
 def blocker_list(*, user: User) -> QuerySet[Blocker]:
@@ -238,6 +232,60 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+def _label_chart(*, project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The label distribution chart: each label's share of the votes in `rows` (daily rollups)
+    against its share of the volume the request asked for."""
+    votes: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for label, count in (row["label_votes"] or {}).items():
+            votes[label] += count
+    requested = {str(k): int(v) for k, v in (project.request.volume_per_class if project.request else {}).items()}
+    labels = sorted(set(votes) | set(requested))
+    total_votes, total_requested = sum(votes.values()), sum(requested.values())
+    return {
+        "labels": labels,
+        "done": [_percent(votes.get(label, 0), total_votes) for label in labels],
+        "requested": [_percent(requested.get(label, 0), total_requested) for label in labels],
+    }
+
+
+def _quality_chart(*, project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The quality trend chart: alpha from the stored project reports (one query) and gold
+    accuracy per day from `rows` (daily rollups), against the project's bars."""
+    trend = AgreementReport.objects.filter(
+        project=project, scope=AgreementReport.Scope.PROJECT, scope_key="", window_start__isnull=True
+    ).order_by("-computed_at", "-id")
+    # The newest report of each day, oldest day first.
+    alpha_by_day: dict[date, float] = {}
+    for computed_at, alpha in trend.values_list("computed_at", "alpha")[:200]:
+        if alpha is not None:
+            alpha_by_day.setdefault(computed_at.date(), alpha)
+    gold_by_day = {
+        row["day"]: round(row["gold_correct"] / row["gold_answered"], 4) for row in rows if row["gold_answered"]
+    }
+    quality_days = sorted(set(alpha_by_day) | set(gold_by_day))
+    return {
+        "days": [day.isoformat() for day in quality_days],
+        "alpha": [alpha_by_day.get(day) for day in quality_days],
+        "gold": [gold_by_day.get(day) for day in quality_days],
+        "min_alpha": project.min_alpha,
+        "min_gold_accuracy": project.min_gold_accuracy,
+    }
+
+
+def _milestone_marks(*, project: Project) -> list[dict[str, Any]]:
+    """The milestones drawn on the burn-up, planned and reached. project_get prefetches the
+    milestones, so this costs no query there."""
+    return [
+        {
+            "name": milestone.name,
+            "planned": milestone.planned_date.isoformat(),
+            "actual": milestone.actual_date.isoformat() if milestone.actual_date else None,
+        }
+        for milestone in project.milestones.all()
+    ]
+
+
 def project_dashboard(*, project: Project, today: date, history_days: int = 120) -> dict[str, Any]:
     """The project page's figures and chart data, from the rollups and the stored agreement
     reports: forecast, burn-up against the plan, throughput per day, quality trend, label
@@ -269,25 +317,8 @@ def project_dashboard(*, project: Project, today: date, history_days: int = 120)
     if project.deadline and project.items_total and project.deadline > plan_start:
         span = (project.deadline - plan_start).days
         plan = [round(project.items_total * min((day - plan_start).days / span, 1.0), 1) for day in axis]
-    votes: dict[str, int] = defaultdict(int)
-    for row in rows:
-        for label, count in (row["label_votes"] or {}).items():
-            votes[label] += count
-    requested = {str(k): int(v) for k, v in (project.request.volume_per_class if project.request else {}).items()}
-    labels = sorted(set(votes) | set(requested))
-    total_votes, total_requested = sum(votes.values()), sum(requested.values())
-    trend = AgreementReport.objects.filter(
-        project=project, scope=AgreementReport.Scope.PROJECT, scope_key="", window_start__isnull=True
-    ).order_by("-computed_at", "-id")
-    # The newest report of each day, oldest day first.
-    alpha_by_day: dict[date, float] = {}
-    for computed_at, alpha in trend.values_list("computed_at", "alpha")[:200]:
-        if alpha is not None:
-            alpha_by_day.setdefault(computed_at.date(), alpha)
-    gold_by_day = {
-        row["day"]: round(row["gold_correct"] / row["gold_answered"], 4) for row in rows if row["gold_answered"]
-    }
-    quality_days = sorted(set(alpha_by_day) | set(gold_by_day))
+    labels = _label_chart(project=project, rows=rows)
+    quality = _quality_chart(project=project, rows=rows)
     charts = {
         "burnup": {
             "days": [day.isoformat() for day in axis],
@@ -299,28 +330,10 @@ def project_dashboard(*, project: Project, today: date, history_days: int = 120)
             "days": [day.isoformat() for day in days],
             "annotations": [by_day[day]["annotations"] if day in by_day else 0 for day in days],
         },
-        "quality": {
-            "days": [day.isoformat() for day in quality_days],
-            "alpha": [alpha_by_day.get(day) for day in quality_days],
-            "gold": [gold_by_day.get(day) for day in quality_days],
-            "min_alpha": project.min_alpha,
-            "min_gold_accuracy": project.min_gold_accuracy,
-        },
-        # project_get prefetches the milestones, so this costs no query there.
-        "milestones": [
-            {
-                "name": milestone.name,
-                "planned": milestone.planned_date.isoformat(),
-                "actual": milestone.actual_date.isoformat() if milestone.actual_date else None,
-            }
-            for milestone in project.milestones.all()
-        ],
+        "quality": quality,
+        "milestones": _milestone_marks(project=project),
         "today": today.isoformat(),
-        "labels": {
-            "labels": labels,
-            "done": [_percent(votes.get(label, 0), total_votes) for label in labels],
-            "requested": [_percent(requested.get(label, 0), total_requested) for label in labels],
-        },
+        "labels": labels,
     }
     throughput_7d = sum(counts.get(today - timedelta(days=offset), 0) for offset in range(1, 8))
     return {
@@ -332,10 +345,10 @@ def project_dashboard(*, project: Project, today: date, history_days: int = 120)
 
 def project_gold_figures(*, project: Project) -> GoldAccuracy:
     """The project's gold accuracy for its page, from the per-annotator daily rollups (scored as
-    quality.selectors.gold_accuracy scores) instead of a pass over the gold annotations. Annotators
+    quality.selectors.accuracy.gold_accuracy scores) instead of a pass over the gold annotations. Annotators
     a lead reinstated are judged on the gold they answered since, read exactly for them alone.
     No per-label rows (the root-cause page has them). Three queries, two more with reinstatements."""
-    from quality.selectors import GoldAccuracy, accuracy_rate, gold_accuracy, gold_annotator_row
+    from quality.selectors.accuracy import GoldAccuracy, accuracy_rate, gold_accuracy, gold_annotator_row
 
     sums = {
         row["annotator_id"]: row

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from projects.models import Project
-from workbench import risks, rollups, services
+from workbench import risks, rollups
+from workbench.services import progress
 
 
 @shared_task(name="projects.project_progress_refresh", bind=True, acks_late=True, max_retries=3, default_retry_delay=10)
@@ -13,7 +14,7 @@ def project_progress_refresh(self, project_id: int) -> dict[str, int]:
     """Recount one project's progress. Idempotent, so a retry or a re-delivery is harmless."""
     if not Project.objects.filter(pk=project_id).exists():
         return {"project_id": project_id, "skipped": 1}
-    figures = services.project_progress_refresh(project_id=project_id)
+    figures = progress.project_progress_refresh(project_id=project_id)
     return {"project_id": project_id, **figures}
 
 
@@ -23,7 +24,7 @@ def project_progress_refresh_all(self) -> dict[str, int]:
     active = Project.objects.exclude(phase__in=[Project.Phase.CLOSED]).values_list("pk", flat=True)
     count = 0
     for project_id in active:
-        services.project_progress_refresh(project_id=project_id)
+        progress.project_progress_refresh(project_id=project_id)
         count += 1
     return {"projects": count}
 
@@ -33,7 +34,7 @@ def gold_pause_sweep(self, project_id: int) -> dict[str, object]:
     """Pause annotators under the project's gold bar (when the project says so). Idempotent."""
     if not Project.objects.filter(pk=project_id).exists():
         return {"project_id": project_id, "skipped": 1}
-    return {"project_id": project_id, "paused": services.gold_pause_sweep(project_id=project_id)}
+    return {"project_id": project_id, "paused": progress.gold_pause_sweep(project_id=project_id)}
 
 
 @shared_task(name="projects.gold_pause_sweep_all", bind=True, acks_late=True, max_retries=3)
@@ -44,7 +45,7 @@ def gold_pause_sweep_all(self) -> dict[str, int]:
     ).values_list("pk", flat=True)
     paused = 0
     for project_id in projects:
-        paused += len(services.gold_pause_sweep(project_id=project_id))
+        paused += len(progress.gold_pause_sweep(project_id=project_id))
     return {"projects": len(projects), "paused": paused}
 
 

@@ -32,9 +32,10 @@ from projects import access
 from projects.models import DataRequest, Project
 from quality.views import quality_section_context
 from workbench import forecast as forecasting
-from workbench import retrospective, rollups, selectors, services
+from workbench import retrospective, rollups, selectors
 from workbench.api.filters import ProjectFilterSet
 from workbench.forms import BlockerAssignForm, BlockerOpenForm, MilestoneForm
+from workbench.services import blockers, datarequests, lifecycle, milestones
 
 T = TypeVar("T")
 PORTFOLIO_SORT_LABELS = [
@@ -129,7 +130,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     members = [m.user for m in project.memberships.all()]
     context = {
         "project": project,
-        "next_phases": [Project.Phase(p) for p in services.project_next_phases(project=project)] if can_manage else [],
+        "next_phases": [Project.Phase(p) for p in lifecycle.project_next_phases(project=project)] if can_manage else [],
         "blocker_form": BlockerOpenForm(members=members) if access.can_open_blocker(request.user, project) else None,
         "resolvable": {b.pk for b in project.blockers_open if access.can_resolve_blocker(request.user, b)},
         "activities": selectors.activity_list(project=project, limit=20),
@@ -169,7 +170,7 @@ def project_transition(request: HttpRequest, pk: int) -> HttpResponse:
     _require(access.can_manage_project(request.user, project), "Only the project's lead may change its phase.")
     moved = service_attempt(
         request,
-        services.project_transition,
+        lifecycle.project_transition,
         project=project,
         to_phase=request.POST.get("to_phase", ""),
         reason=request.POST.get("reason", ""),
@@ -189,7 +190,7 @@ def blocker_open(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, form_errors_text(form))
     elif blocker := service_attempt(
-        request, services.blocker_open, project=project, actor=request.user, **form.cleaned_data
+        request, blockers.blocker_open, project=project, actor=request.user, **form.cleaned_data
     ):
         messages.success(request, f"Opened {blocker.get_kind_display().lower()} “{blocker.title}”.")
     return redirect(f"{project.get_absolute_url()}#blockers")
@@ -201,7 +202,7 @@ def blocker_resolve(request: HttpRequest, pk: int, blocker_pk: int) -> HttpRespo
     blocker = get_object_or_404(selectors.blocker_list(user=request.user), pk=blocker_pk, project_id=pk)
     _require(access.can_resolve_blocker(request.user, blocker), "Only leads and its owner may resolve a blocker.")
     resolution = request.POST.get("resolution", "")
-    if service_attempt(request, services.blocker_resolve, blocker=blocker, actor=request.user, resolution=resolution):
+    if service_attempt(request, blockers.blocker_resolve, blocker=blocker, actor=request.user, resolution=resolution):
         messages.success(request, f"Resolved “{blocker.title}”.")
     return redirect(f"{blocker.project.get_absolute_url()}#blockers")
 
@@ -216,7 +217,7 @@ def blocker_assign(request: HttpRequest, pk: int, blocker_pk: int) -> HttpRespon
     if not form.is_valid():
         messages.error(request, form_errors_text(form))
     elif service_attempt(
-        request, services.blocker_assign, blocker=blocker, owner=form.cleaned_data["owner"], actor=request.user
+        request, blockers.blocker_assign, blocker=blocker, owner=form.cleaned_data["owner"], actor=request.user
     ):
         messages.success(request, f"Gave “{blocker.title}” to {form.cleaned_data['owner'].display_name}.")
     return redirect(f"{blocker.project.get_absolute_url()}#blockers")
@@ -237,7 +238,7 @@ def milestone_create(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "planned_date: say when the milestone is planned.")
     elif milestone := service_attempt(
         request,
-        services.milestone_create,
+        milestones.milestone_create,
         project=project,
         name=form.cleaned_data["name"],
         planned_date=form.cleaned_data["planned_date"],
@@ -260,7 +261,7 @@ def milestone_update(request: HttpRequest, pk: int, milestone_pk: int) -> HttpRe
         messages.error(request, form_errors_text(form))
     elif service_attempt(
         request,
-        services.milestone_update,
+        milestones.milestone_update,
         milestone=milestone,
         planned_date=form.cleaned_data["planned_date"],
         actual_date=form.cleaned_data["actual_date"],
@@ -408,7 +409,7 @@ def request_comment(request: HttpRequest, pk: int) -> HttpResponse:
     data_request = _request_or_404(request, pk)
     body = request.POST.get("body", "")
     if service_attempt(
-        request, services.request_comment_add, data_request=data_request, author=request.user, body=body
+        request, datarequests.request_comment_add, data_request=data_request, author=request.user, body=body
     ):
         messages.success(request, "Comment added.")
     return redirect(f"{data_request.get_absolute_url()}#comments")
@@ -420,7 +421,7 @@ def request_accept(request: HttpRequest, pk: int) -> HttpResponse:
     """Accept a submitted request; its new project opens."""
     _require(access.can_triage_requests(request.user), "Only project leads triage requests.")
     data_request = _request_or_404(request, pk)
-    project = service_attempt(request, services.datarequest_accept, data_request=data_request, actor=request.user)
+    project = service_attempt(request, datarequests.datarequest_accept, data_request=data_request, actor=request.user)
     if project is None:
         return _redirect_back(request, data_request)
     messages.success(request, f"Accepted “{data_request.title}”. Its project starts in requirements.")
@@ -435,7 +436,7 @@ def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
     data_request = _request_or_404(request, pk)
     reason = request.POST.get("reason", "")
     if service_attempt(
-        request, services.datarequest_reject, data_request=data_request, actor=request.user, reason=reason
+        request, datarequests.datarequest_reject, data_request=data_request, actor=request.user, reason=reason
     ):
         messages.success(request, f"Rejected “{data_request.title}”. The requester sees your reason.")
     return _redirect_back(request, data_request)

@@ -1,4 +1,10 @@
-"""The annotators' work loop without DRF's per-request machinery.
+"""The annotators' work loop over HTTP: next and submit, without DRF's per-request machinery.
+
+This module owns the loop's HTTP handling, for all three ways in: the plain input parsers
+(plain_next, plain_submit) and the work once parsed (work_next, work_assignment_id, work_submit),
+which the viewset's actions (annotation.api.views) call too; and the lean answers (next_answer,
+submit_answer), which the WSGI handler's fast lane (config/fastlane.py, through FAST_LANE) and
+the lean URL views (lean_urlpatterns) give.
 
 POST /api/v1/assignments/next/ and POST /api/v1/assignments/{id}/submit/ are nearly all of the
 API's traffic, and for each of them DRF's request wrapping, content negotiation, authenticator
@@ -6,8 +12,8 @@ and permission objects and response rendering cost about as much Python as the w
 (bench/README.md, throughput). These plain Django views are routed in front of the viewset's
 two actions (config/urls.py) and answer the usual request themselves: authenticated by an API
 token that is good, a JSON body of the usual shape, nothing to negotiate. They run the same code
-as the actions (views.work_next / work_submit, the services, the direct response builders) and
-answer the same status, headers and body, through the same middleware.
+as the actions (work_next / work_submit, the services, the direct response builders) and answer
+the same status, headers and body, through the same middleware.
 
 Everything else goes to the viewset's action itself, which answers as it always did: another
 method, no token (session authentication and its CSRF check stay DRF's), a token that fails,
@@ -30,14 +36,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import HTTP_HEADER_ENCODING, exceptions
+from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import BaseRouter
 
-from annotation import selectors
+from annotation import selectors, services
 from annotation.api.serializers import annotation_data, work_data
-from annotation.api.views import _plain_next, _plain_submit, work_assignment_id, work_next, work_submit
+from annotation.models import LABEL_KEY_RE, Annotation, Assignment
 from core.authentication import CachedTokenAuthentication
-from core.errors import QuorumError
+from core.errors import NotAllowed, QuorumError
+from projects import access  # an interface may read projects (annotation's models and services may not)
 
 # The Accept headers for which DRF's negotiation picks the JSON renderer with no parameters.
 _ACCEPTS_JSON = frozenset(["*/*", "application/json"])
@@ -113,10 +121,84 @@ def _no_content() -> HttpResponse:
     return response
 
 
+def _plain_int(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+# The usual bodies of next and submit, parsed directly (a DRF serializer costs about 1 ms per call);
+# anything else, including every body with an error, is the input serializer's to answer (None here).
+
+
+def plain_next(data: Any) -> dict[str, Any] | None:
+    """AssignmentNextSerializer's validated data for {"project": <positive int>}; else None."""
+    if isinstance(data, dict) and data.keys() == {"project"} and _plain_int(data["project"], 1, 2**63 - 1):
+        return {"project": data["project"]}
+    return None
+
+
+def plain_submit(data: Any) -> dict[str, Any] | None:
+    """AnnotationSubmitSerializer's validated data for a body of label keys (as label keys are
+    written: lowercase, digits, '_' and '-'), an optional whole time and no comment; else None."""
+    if not isinstance(data, dict) or not data.keys() <= {"labels", "time_spent_ms"}:
+        return None
+    labels, time_spent_ms = data.get("labels"), data.get("time_spent_ms", 0)
+    if type(labels) is not list or not all(type(key) is str and _LABEL_KEY.match(key) for key in labels):
+        return None
+    if not _plain_int(time_spent_ms, 0, 2**31 - 1):
+        return None
+    return {"labels": list(labels), "time_spent_ms": time_spent_ms, "comment": ""}
+
+
+_LABEL_KEY = re.compile(LABEL_KEY_RE.replace("$", r"\Z"))
+
+
+# What next and submit do once their input is parsed: shared by the lean answers below (the fast
+# lane's and the lean URL views') and the viewset's actions behind them, so all three answer alike.
+
+
+def work_next(*, user: Any, project_id: int) -> Assignment | None:
+    """`user`'s next assignment in the project `project_id` (None: no work left for them)."""
+    # The project by its id alone, and the service's role check decides; only a refusal pays
+    # for the visibility check, which makes a project you may not see a 404, not a 403.
+    project, context = services.work_start(project_id=project_id, annotator=user)
+    if project is None:
+        raise NotFound("No such project among yours.")
+    try:
+        return services.assignment_next(project=project, annotator=user, context=context)
+    except NotAllowed:
+        if not access.can_view_project(user, project):
+            raise NotFound("No such project among yours.") from None
+        raise
+
+
+def work_assignment_id(pk: str | None) -> int:
+    """The assignment id of a submit URL; NotFound for one that no row can have."""
+    assignment_id = int(pk) if pk and pk.isascii() and pk.isdigit() else 0
+    if not 0 < assignment_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
+        raise NotFound("No such assignment among yours.")
+    return assignment_id
+
+
+def work_submit(*, user: Any, assignment_id: int, fields: dict[str, Any]) -> Annotation:
+    """Submit `fields` (labels, time_spent_ms, comment) for `user`'s assignment; the annotation,
+    with the item's external id and batch as the annotation list annotates them."""
+    # No get_object(): the service locks and reads the assignment itself, and refuses anybody
+    # else's; a refusal is a 404 here, as get_object would answer (your own assignments only).
+    try:
+        annotation = services.annotation_submit(
+            assignment=selectors.row_instance(Assignment, {"id": assignment_id}), actor=user, **fields
+        )
+    except (Assignment.DoesNotExist, NotAllowed):
+        raise NotFound("No such assignment among yours.") from None
+    # What annotation_list annotates, from the item the service loaded (no query on this hot path).
+    annotation.external_id, annotation.batch_id = annotation.item.external_id, annotation.item.batch_id
+    return annotation
+
+
 def next_answer(request: HttpRequest) -> HttpResponse | None:
     """The lean answer to POST /api/v1/assignments/next/, or None: the action must answer."""
     if request.method == "POST" and (user := _user(request)) is not None:
-        fields = _plain_next(_body(request))
+        fields = plain_next(_body(request))
         if fields is not None:
             try:
                 assignment = work_next(user=user, project_id=fields["project"])
@@ -131,7 +213,7 @@ def next_answer(request: HttpRequest) -> HttpResponse | None:
 def submit_answer(request: HttpRequest, pk: str) -> HttpResponse | None:
     """The lean answer to POST /api/v1/assignments/{pk}/submit/, or None: the action must answer."""
     if request.method == "POST" and (user := _user(request)) is not None:
-        fields = _plain_submit(_body(request))
+        fields = plain_submit(_body(request))
         if fields is not None:
             try:
                 annotation = work_submit(user=user, assignment_id=work_assignment_id(pk), fields=fields)

@@ -9,7 +9,6 @@ user (your own assignments; what you lead), so anything else is a 404; domain er
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.http import FileResponse
@@ -26,6 +25,7 @@ from rest_framework.response import Response
 
 from annotation import selectors, services
 from annotation.api.filters import AnnotationFilterSet, AssignmentFilterSet, FlagFilterSet, ImportJobFilterSet
+from annotation.api.lean import plain_next, plain_submit, work_assignment_id, work_next, work_submit
 from annotation.api.permissions import AssignmentPermission, FlagPermission, ImportJobPermission
 from annotation.api.serializers import (
     AnnotationSerializer,
@@ -42,81 +42,12 @@ from annotation.api.serializers import (
     annotation_data,
     work_data,
 )
-from annotation.models import LABEL_KEY_RE, Annotation, Assignment, Flag, ImportJob
-from core.errors import NotAllowed
+from annotation.models import Annotation, Assignment, Flag, ImportJob
 from core.viewsets import ServiceViewSet
-from projects import access  # an interface may read projects (annotation's models and services may not)
 
-
-def _plain_int(value: Any, low: int, high: int) -> bool:
-    return type(value) is int and low <= value <= high
-
-
-def _plain_next(data: Any) -> dict[str, Any] | None:
-    """AssignmentNextSerializer's validated data for {"project": <positive int>}; else None."""
-    if isinstance(data, dict) and data.keys() == {"project"} and _plain_int(data["project"], 1, 2**63 - 1):
-        return {"project": data["project"]}
-    return None
-
-
-def _plain_submit(data: Any) -> dict[str, Any] | None:
-    """AnnotationSubmitSerializer's validated data for a body of label keys (as label keys are
-    written: lowercase, digits, '_' and '-'), an optional whole time and no comment; else None."""
-    if not isinstance(data, dict) or not data.keys() <= {"labels", "time_spent_ms"}:
-        return None
-    labels, time_spent_ms = data.get("labels"), data.get("time_spent_ms", 0)
-    if type(labels) is not list or not all(type(key) is str and _LABEL_KEY.match(key) for key in labels):
-        return None
-    if not _plain_int(time_spent_ms, 0, 2**31 - 1):
-        return None
-    return {"labels": list(labels), "time_spent_ms": time_spent_ms, "comment": ""}
-
-
-_LABEL_KEY = re.compile(LABEL_KEY_RE.replace("$", r"\Z"))
-_PLAIN_INPUT = {"next": _plain_next, "submit": _plain_submit}
-
-
-# What next and submit do once their input is parsed: shared by the viewset's actions and the lean
-# views in front of them (annotation.api.lean), so both answer alike.
-
-
-def work_next(*, user: Any, project_id: int) -> Assignment | None:
-    """`user`'s next assignment in the project `project_id` (None: no work left for them)."""
-    # The project by its id alone, and the service's role check decides; only a refusal pays
-    # for the visibility check, which makes a project you may not see a 404, not a 403.
-    project, context = services.work_start(project_id=project_id, annotator=user)
-    if project is None:
-        raise NotFound("No such project among yours.")
-    try:
-        return services.assignment_next(project=project, annotator=user, context=context)
-    except NotAllowed:
-        if not access.can_view_project(user, project):
-            raise NotFound("No such project among yours.") from None
-        raise
-
-
-def work_assignment_id(pk: str | None) -> int:
-    """The assignment id of a submit URL; NotFound for one that no row can have."""
-    assignment_id = int(pk) if pk and pk.isascii() and pk.isdigit() else 0
-    if not 0 < assignment_id < 2**63:  # beyond a bigint: no such row (as the ORM's lookup has it)
-        raise NotFound("No such assignment among yours.")
-    return assignment_id
-
-
-def work_submit(*, user: Any, assignment_id: int, fields: dict[str, Any]) -> Annotation:
-    """Submit `fields` (labels, time_spent_ms, comment) for `user`'s assignment; the annotation,
-    with the item's external id and batch as the annotation list annotates them."""
-    # No get_object(): the service locks and reads the assignment itself, and refuses anybody
-    # else's; a refusal is a 404 here, as get_object would answer (your own assignments only).
-    try:
-        annotation = services.annotation_submit(
-            assignment=selectors.row_instance(Assignment, {"id": assignment_id}), actor=user, **fields
-        )
-    except (Assignment.DoesNotExist, NotAllowed):
-        raise NotFound("No such assignment among yours.") from None
-    # What annotation_list annotates, from the item the service loaded (no query on this hot path).
-    annotation.external_id, annotation.batch_id = annotation.item.external_id, annotation.item.batch_id
-    return annotation
+# The work loop's plain input (the usual bodies of next and submit) and the work itself belong to
+# annotation.api.lean, which answers most of these requests before they reach this viewset.
+_PLAIN_INPUT = {"next": plain_next, "submit": plain_submit}
 
 
 @extend_schema(tags=["annotation"])

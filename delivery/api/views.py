@@ -19,8 +19,9 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import QuorumError
 from core.viewsets import ServiceViewSet
-from delivery import selectors, services
+from delivery import selectors
 from delivery.api.filters import DeliveryFilterSet, EvaluationFilterSet
 from delivery.api.serializers import (
     DeliveryCreateSerializer,
@@ -32,6 +33,10 @@ from delivery.api.serializers import (
     WebhookEndpointSerializer,
 )
 from delivery.models import Delivery, Evaluation, WebhookEndpoint
+from delivery.services.build import delivery_create
+from delivery.services.evaluation import evaluation_create
+from delivery.services.storage import delivery_file_path
+from delivery.services.webhooks import webhook_endpoint_create, webhook_endpoint_deactivate
 
 
 class DeliveryPermission(BasePermission):
@@ -60,7 +65,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @extend_schema(responses={201: DeliverySerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Ask for a delivery of a project you lead; it is built in the background (poll its progress)."""
-        delivery = services.delivery_create(actor=request.user, **self._input(request))
+        delivery = delivery_create(actor=request.user, **self._input(request))
         return self._output(selectors.delivery_get(user=request.user, pk=delivery.pk), code=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -75,8 +80,8 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         """Download one file of a done delivery (streamed), or its manifest.json."""
         delivery = self.get_object()
         try:
-            path = services.delivery_file_path(delivery=delivery, name=name)
-        except services.QuorumError as exc:
+            path = delivery_file_path(delivery=delivery, name=name)
+        except QuorumError as exc:
             raise NotFound(exc.message) from exc
         return FileResponse(open(path, "rb"), as_attachment=True, filename=f"v{delivery.version}-{name}")
 
@@ -99,12 +104,12 @@ class WebhookEndpointViewSet(
 
     @extend_schema(responses={201: WebhookEndpointSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        endpoint = services.webhook_endpoint_create(actor=request.user, **self._input(request))
+        endpoint = webhook_endpoint_create(actor=request.user, **self._input(request))
         return self._output(endpoint, code=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
         """Deactivate: its attempts stay on record."""
-        services.webhook_endpoint_deactivate(endpoint=instance, actor=self.request.user)
+        webhook_endpoint_deactivate(endpoint=instance, actor=self.request.user)
 
     @extend_schema(responses={200: WebhookAttemptSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -140,6 +145,6 @@ class EvaluationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
             delivery = selectors.delivery_get(user=request.user, pk=fields.pop("delivery"))
         except Delivery.DoesNotExist as exc:
             raise NotFound("No such delivery.") from exc
-        evaluation = services.evaluation_create(delivery=delivery, actor=request.user, **fields)
+        evaluation = evaluation_create(delivery=delivery, actor=request.user, **fields)
         evaluation.refresh_from_db()
         return self._output(evaluation, code=status.HTTP_201_CREATED)

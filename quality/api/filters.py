@@ -28,7 +28,7 @@ class AgreementReportFilterSet(filters.FilterSet):
     def filter_latest(self, queryset, name, value):
         if not value:
             return queryset
-        # The same ranking as quality.selectors.agreement_report_latest_list, over any project set.
+        # The same ranking as quality.selectors.reports.agreement_report_latest_list, over any project set.
         ranked = queryset.annotate(
             rank=Window(
                 RowNumber(),

@@ -154,7 +154,7 @@ class QualityGateSerializer(serializers.Serializer):
 
 
 class AlphaNowSerializer(serializers.Serializer):
-    """services.AlphaNow, flattened."""
+    """services.reports.AlphaNow, flattened."""
 
     project = serializers.IntegerField(read_only=True)
     alpha = serializers.FloatField(

@@ -29,7 +29,6 @@ from core.viewsets import ServiceViewSet
 from projects import access
 from projects.models import Project
 from projects.services import annotator_reinstate
-from quality import selectors, services
 from quality.api.filters import AgreementReportFilterSet, AuditSampleFilterSet
 from quality.api.permissions import (
     AdjudicationPermission,
@@ -58,6 +57,13 @@ from quality.api.serializers import (
     RootCauseSerializer,
 )
 from quality.models import Adjudication, AgreementReport, AuditSample, QualityJob
+from quality.selectors.gate import quality_gate, root_cause
+from quality.selectors.jobs import quality_job_list
+from quality.selectors.queues import adjudication_queue, audit_queue
+from quality.selectors.reports import agreement_report_list
+from quality.services.audits import audit_sample_draw, review_record
+from quality.services.consensus import adjudication_record, consensus_enqueue
+from quality.services.reports import agreement_report_enqueue, project_alpha_compute
 
 NO_PROJECT = "No such project among yours."
 PROJECT_PARAMETER = OpenApiParameter(
@@ -101,7 +107,7 @@ class AgreementReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _
         if getattr(self, "swagger_fake_view", False):
             return AgreementReport.objects.none()
         user = self.request.user
-        return selectors.agreement_report_list(user=user).filter(project_id__in=access.member_project_ids(user))
+        return agreement_report_list(user=user).filter(project_id__in=access.member_project_ids(user))
 
 
 @extend_schema(tags=["quality"])
@@ -115,7 +121,7 @@ class QualityJobViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, _Vie
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return QualityJob.objects.none()
-        return selectors.quality_job_list(user=self.request.user)
+        return quality_job_list(user=self.request.user)
 
     @extend_schema(
         request=QualityJobCreateSerializer,
@@ -128,7 +134,7 @@ class QualityJobViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, _Vie
         project = _visible_project(request.user, fields["project"])
         if fields["kind"] == QualityJobCreateSerializer.AGREEMENT:
             window = (fields["window_start"], fields["window_end"]) if "window_start" in fields else None
-            job = services.agreement_report_enqueue(
+            job = agreement_report_enqueue(
                 project_id=project.pk,
                 actor=request.user,
                 scope=fields["scope"],
@@ -136,7 +142,7 @@ class QualityJobViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, _Vie
                 window=window,
             )
         else:
-            job = services.consensus_enqueue(project_id=project.pk, actor=request.user, method=fields["method"])
+            job = consensus_enqueue(project_id=project.pk, actor=request.user, method=fields["method"])
         return self._output(job, code=status.HTTP_202_ACCEPTED)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -162,7 +168,7 @@ class QualityProjectViewSet(_ViewSet):
     def gate(self, request: Request) -> Response:
         """Do the project's quality bars (alpha, gold and audit accuracy) hold? Leads and members."""
         project = self._project_from_query(request)
-        return self._output(selectors.quality_gate(project_id=project.pk), QualityGateSerializer)
+        return self._output(quality_gate(project_id=project.pk), QualityGateSerializer)
 
     @extend_schema(
         parameters=[PROJECT_PARAMETER],
@@ -174,7 +180,7 @@ class QualityProjectViewSet(_ViewSet):
         submitted so far, without waiting for a report: the kept per-item counts are brought up to
         date with the annotations added since they were last read. Leads and members."""
         project = self._project_from_query(request)
-        result = services.project_alpha_compute(project_id=project.pk)
+        result = project_alpha_compute(project_id=project.pk)
         return self._output(
             {
                 "project": project.pk,
@@ -213,7 +219,7 @@ class QualityProjectViewSet(_ViewSet):
         """Where disagreement comes from: labels, label pairs, annotators, error causes and
         guideline versions (leads of the project)."""
         project = self._project_from_query(request)
-        return self._output(selectors.root_cause(project_id=project.pk), RootCauseSerializer)
+        return self._output(root_cause(project_id=project.pk), RootCauseSerializer)
 
 
 @extend_schema(tags=["quality"])
@@ -233,7 +239,7 @@ class AuditSampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _View
             return AuditSample.objects.none()
         user = self.request.user
         if self.action == "list":
-            queue = selectors.audit_queue(reviewer=user).values("pk")
+            queue = audit_queue(reviewer=user).values("pk")
             samples = AuditSample.objects.filter(Q(pk__in=queue) | Q(project_id__in=access.led_project_ids(user)))
         else:
             # One sample: any of a project you may see; the permission class asks for the
@@ -246,7 +252,7 @@ class AuditSampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _View
     def review(self, request: Request, pk: str | None = None) -> Response:
         """Judge the annotation: correct, or incorrect with the right labels and the cause.
         Sending the same verdict again returns the stored review."""
-        review = services.review_record(sample=self.get_object(), reviewer=request.user, **self._input(request))
+        review = review_record(sample=self.get_object(), reviewer=request.user, **self._input(request))
         return self._output(review, ReviewSerializer)
 
     @extend_schema(
@@ -259,7 +265,7 @@ class AuditSampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _View
         annotators, annotators under the gold bar and thin annotator × label cells."""
         fields = self._input(request)
         project = _visible_project(request.user, fields.pop("project"))
-        samples = services.audit_sample_draw(project_id=project.pk, actor=request.user, **fields)
+        samples = audit_sample_draw(project_id=project.pk, actor=request.user, **fields)
         result = {"drawn": len(samples), "by_stratum": dict(Counter(sample.stratum for sample in samples))}
         return self._output(result, AuditDrawResultSerializer, code=status.HTTP_201_CREATED)
 
@@ -288,7 +294,7 @@ class AdjudicationViewSet(mixins.CreateModelMixin, _ViewSet):
         item = Item.objects.filter(pk=fields.pop("item"), project_id__in=visible).first()
         if item is None:
             raise NotFound("No such item among yours.")
-        adjudication = services.adjudication_record(item=item, reviewer=request.user, **fields)
+        adjudication = adjudication_record(item=item, reviewer=request.user, **fields)
         return self._output(adjudication, code=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -300,6 +306,6 @@ class AdjudicationViewSet(mixins.CreateModelMixin, _ViewSet):
         """Items of the project waiting for adjudication, least confident first, without the ones
         you annotated (reviewers and leads of the project)."""
         project = self._project_from_query(request)
-        page = self.paginate_queryset(selectors.adjudication_queue(project_id=project.pk, reviewer=request.user))
+        page = self.paginate_queryset(adjudication_queue(project_id=project.pk, reviewer=request.user))
         serializer = ConsensusSerializer(page, many=True, context=self.get_serializer_context())
         return self.get_paginated_response(serializer.data)

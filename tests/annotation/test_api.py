@@ -18,7 +18,7 @@ from django.urls import reverse
 from rest_framework.pagination import PageNumberPagination
 
 from accounts.models import User
-from annotation import services
+from annotation import selectors, services
 from annotation.models import Annotation, Assignment, Flag, ImportJob, Item
 from projects.models import Membership
 from tests.accounts.factories import UserFactory
@@ -532,11 +532,11 @@ def test_import_job_is_for_the_projects_leads_only(api_client, live, lead, annot
 def test_import_job_shows_rows_read_while_running(api_client, live, lead, tmp_path):
     job = services.import_job_create(project=live, actor=lead, batch_name="b", source_path=str(tmp_path / "x.jsonl"))
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, rows_read=0)
-    cache.set(services._import_progress_key(job.pk), 15000)
+    cache.set(selectors.import_progress_key(job.pk), 15000)
     try:
         body = _as(api_client, lead).get(f"{IMPORTS}{job.pk}/").json()
     finally:
-        cache.delete(services._import_progress_key(job.pk))
+        cache.delete(selectors.import_progress_key(job.pk))
     assert body["status"] == "running" and body["rows_read"] == 15000
 
 

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from annotation import selectors, services
+from annotation import selectors, services, sql
 from annotation.api.serializers import AnnotationSerializer, WorkSerializer, annotation_data, work_data
 from annotation.models import Annotation, Assignment, Item
 from core import authentication
@@ -201,12 +201,12 @@ def test_work_endpoints_query_counts(live, annotator, django_assert_num_queries)
     ],
 )
 def test_plain_submit_bodies_parse_as_the_serializer_does(body):
+    from annotation.api.lean import plain_submit
     from annotation.api.serializers import AnnotationSubmitSerializer
-    from annotation.api.views import _plain_submit
 
     serializer = AnnotationSubmitSerializer(data=body)
     assert serializer.is_valid()
-    assert _plain_submit(body) == dict(serializer.validated_data)
+    assert plain_submit(body) == dict(serializer.validated_data)
 
 
 @pytest.mark.parametrize(
@@ -229,17 +229,17 @@ def test_plain_submit_bodies_parse_as_the_serializer_does(body):
     ],
 )
 def test_other_submit_bodies_go_through_the_serializer(body):
-    from annotation.api.views import _plain_submit
+    from annotation.api.lean import plain_submit
 
-    assert _plain_submit(body) is None
+    assert plain_submit(body) is None
 
 
 def test_plain_next_bodies(live, annotator):
-    from annotation.api.views import _plain_next
+    from annotation.api.lean import plain_next
 
-    assert _plain_next({"project": 7}) == {"project": 7}
+    assert plain_next({"project": 7}) == {"project": 7}
     for body in ({"project": 0}, {"project": "7"}, {"project": True}, {"project": 7, "x": 1}, {}, [7]):
-        assert _plain_next(body) is None
+        assert plain_next(body) is None
     client = _token_client(annotator)
     response = client.post(NEXT, {"project": 0}, format="json")
     assert response.status_code == 400 and response.json()["field"] == "project"
@@ -257,7 +257,7 @@ def test_work_start_reads_the_engine_columns_as_the_orm_does(live, annotator, dj
     with django_assert_num_queries(1):  # the project and the context together
         project, context = services.work_start(project_id=live.pk, annotator=annotator)
     stored = Project.objects.get(pk=live.pk)
-    for name in selectors._WORK_PROJECT_FIELDS:
+    for name in sql.WORK_PROJECT_FIELDS:
         assert getattr(project, name) == getattr(stored, name), name
     assert project.languages == ["en", "de"] and project.require_language_match is True
     assert context.membership is not None and not context.has_open_lease
@@ -280,7 +280,7 @@ def test_work_context_counts_agree_with_the_engine_selectors(live, annotator, go
     """The counts next reads in its one statement say what _gold_due and graphic_cap_reached say."""
     from django.utils import timezone
 
-    from annotation.services import _gold_due, _work_context
+    from annotation.services.engine import _gold_due, _work_context
 
     live.gold_rate, live.graphic_daily_cap = gold_rate, 2
     live.save()

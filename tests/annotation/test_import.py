@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotation import importers, services
 from annotation.models import ImportJob, Item
+from annotation.services import items as item_services
 from core.errors import NotAllowed, QuorumError
 
 pytestmark = pytest.mark.django_db
@@ -145,7 +146,7 @@ def test_progress_is_reported_per_chunk(project, lead, tmp_path, monkeypatch):
     path = _write(tmp_path, rows, "jsonl")
     job = services.import_job_create(project=project, actor=lead, batch_name="p", source_path=str(path))
     monkeypatch.setattr(
-        services, "read_chunks", lambda handle, fmt: importers.read_chunks(handle, fmt=fmt, chunk_rows=3)
+        item_services, "read_chunks", lambda handle, fmt: importers.read_chunks(handle, fmt=fmt, chunk_rows=3)
     )
     services.import_job_run(job_id=job.pk, source_path=str(path), on_progress=seen.append)
     assert seen == [3, 6, 7]

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from projects.models import Membership
-from quality import services as quality_services
+from quality.services.consensus import consensus_compute
 from tests.projects.factories import DataRequestFactory
 from tests.quality.factories import annotations_make, items_make, quality_project
 
@@ -41,7 +41,7 @@ def labelled_project(*, lead, requester, items: int = 60, name: str = "Deliver",
             label = "spam" if position == 2 and index % 4 == 0 else truth[item.external_id]
             rows.append((item, person, label))
     annotations_make(rows)
-    quality_services.consensus_compute(project_id=project.pk, method="majority")
+    consensus_compute(project_id=project.pk, method="majority")
     return SimpleNamespace(project=project, request=request, people=people, items=made, truth=truth, batch=batch)
 
 

@@ -7,8 +7,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn import metrics as sk
 
 from core.errors import QuorumError
-from delivery import metrics, services
+from delivery import metrics
 from delivery.models import Evaluation
+from delivery.services.build import delivery_build, delivery_create
+from delivery.services.evaluation import evaluation_create
+from delivery.services.storage import delivery_folder
 from tests.delivery.conftest import KEYS
 
 
@@ -46,18 +49,18 @@ def test_metrics_equal_sklearn():
 
 
 def _delivered(labelled, lead):
-    delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"], eval_share=0.5)
-    return services.delivery_build(delivery_id=delivery.pk)
+    delivery = delivery_create(project=labelled.project, actor=lead, formats=["jsonl"], eval_share=0.5)
+    return delivery_build(delivery_id=delivery.pk)
 
 
 def _eval_rows(delivery):
-    path = services.delivery_folder(delivery) / "eval.jsonl"
+    path = delivery_folder(delivery) / "eval.jsonl"
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
 def _evaluate(delivery, requester, name, content, captured):
     with captured(execute=True):
-        evaluation = services.evaluation_create(
+        evaluation = evaluation_create(
             delivery=delivery, actor=requester, file=SimpleUploadedFile(name, content), name="model"
         )
     evaluation.refresh_from_db()
@@ -126,4 +129,4 @@ def test_evaluation_jsonl_and_uploads_compare(labelled, lead, requester, django_
 def test_evaluation_refuses_other_files(labelled, lead, requester):
     delivery = _delivered(labelled, lead)
     with pytest.raises(QuorumError, match="csv"):
-        services.evaluation_create(delivery=delivery, actor=requester, file=SimpleUploadedFile("p.xlsx", b"x"))
+        evaluation_create(delivery=delivery, actor=requester, file=SimpleUploadedFile("p.xlsx", b"x"))

@@ -9,18 +9,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.errors import NotAllowed, QuorumError
-from delivery import services
 from delivery.models import Delivery
+from delivery.services import build, plan
+from delivery.services.build import GateFailed, delivery_build, delivery_create
+from delivery.services.storage import delivery_folder, delivery_root, temp_folder
+from delivery.writers import file_digest
 from tests.delivery.conftest import labelled_project
 
 
 def _build(project, actor, **options) -> Delivery:
-    delivery = services.delivery_create(project=project, actor=actor, **options)
-    return services.delivery_build(delivery_id=delivery.pk)
+    delivery = delivery_create(project=project, actor=actor, **options)
+    return delivery_build(delivery_id=delivery.pk)
 
 
 def _rows(delivery: Delivery, name: str) -> list[dict]:
-    path = services.delivery_folder(delivery) / name
+    path = delivery_folder(delivery) / name
     if name.endswith(".jsonl"):
         return [orjson.loads(line) for line in path.read_bytes().splitlines()]
     if name.endswith(".csv"):
@@ -36,7 +39,7 @@ def test_delivery_build_writes_every_format_with_checksums(labelled, lead):
     assert names == {
         f"{split}.{fmt}" for split in ("train", "eval", "annotations") for fmt in ("jsonl", "csv", "parquet")
     }
-    folder = services.delivery_folder(delivery)
+    folder = delivery_folder(delivery)
     for entry in delivery.files:
         data = (folder / entry["name"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
@@ -109,10 +112,10 @@ def test_delivery_leakage_against_earlier_deliveries_to_the_team(db, lead, reque
 def test_delivery_create_refuses_a_failed_gate_without_override(labelled, lead, django_capture_on_commit_callbacks):
     labelled.project.min_gold_accuracy = 0.9
     labelled.project.save()
-    with pytest.raises(services.GateFailed, match="gold"):
-        services.delivery_create(project=labelled.project, actor=lead, formats=["csv"])
+    with pytest.raises(GateFailed, match="gold"):
+        delivery_create(project=labelled.project, actor=lead, formats=["csv"])
     with django_capture_on_commit_callbacks(execute=True):
-        delivery = services.delivery_create(
+        delivery = delivery_create(
             project=labelled.project, actor=lead, formats=["csv"], override_reason="Requester accepted the risk"
         )
     delivery.refresh_from_db()
@@ -124,7 +127,7 @@ def test_delivery_create_refuses_a_failed_gate_without_override(labelled, lead, 
 def test_delivery_create_is_for_the_project_leads(labelled, requester, other_lead):
     for person in (requester, other_lead):
         with pytest.raises(NotAllowed):
-            services.delivery_create(project=labelled.project, actor=person, formats=["csv"])
+            delivery_create(project=labelled.project, actor=person, formats=["csv"])
 
 
 def test_delivery_min_confidence_leaves_out_unsure_items(labelled, lead):
@@ -136,16 +139,16 @@ def test_delivery_min_confidence_leaves_out_unsure_items(labelled, lead):
 
 def test_delivery_build_is_idempotent_and_cleans_a_killed_build(labelled, lead, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
+        delivery = delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
     # A killed earlier run left a half-written temporary folder.
-    temp = services._temp_folder(delivery, "killed")
+    temp = temp_folder(delivery, "killed")
     temp.mkdir(parents=True)
     (temp / "train.jsonl").write_text("half")
     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.RUNNING)
-    built = services.delivery_build(delivery_id=delivery.pk)
+    built = delivery_build(delivery_id=delivery.pk)
     assert built.status == Delivery.Status.DONE
     assert not temp.exists()
-    again = services.delivery_build(delivery_id=delivery.pk)
+    again = delivery_build(delivery_id=delivery.pk)
     assert again.version == built.version == 1
     assert Delivery.objects.filter(project=labelled.project, status="done").count() == 1
 
@@ -154,15 +157,15 @@ def test_delivery_build_failure_leaves_nothing(labelled, lead, monkeypatch, djan
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_delivery_commit", boom)
+    monkeypatch.setattr(build, "_delivery_commit", boom)
     with django_capture_on_commit_callbacks(execute=True):
-        delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
+        delivery = delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.FAILED
     assert "disk full" in delivery.error
     assert delivery.version is None
-    assert not list((services.delivery_root() / str(labelled.project.pk)).glob(".build-*"))
-    assert not list((services.delivery_root() / str(labelled.project.pk)).glob("[0-9]*"))
+    assert not list((delivery_root() / str(labelled.project.pk)).glob(".build-*"))
+    assert not list((delivery_root() / str(labelled.project.pk)).glob("[0-9]*"))
 
 
 def test_a_second_build_of_the_same_delivery_at_once_does_not_touch_the_first(
@@ -171,44 +174,44 @@ def test_a_second_build_of_the_same_delivery_at_once_does_not_touch_the_first(
     """A re-delivered task builds while the first is still writing: each writes its own folder,
     the first to commit wins, and the delivered files are exactly the ones its manifest lists."""
     with django_capture_on_commit_callbacks(execute=False):
-        delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl", "csv"])
-    progress = services._progress
+        delivery = delivery_create(project=labelled.project, actor=lead, formats=["jsonl", "csv"])
+    progress = build._progress
     started, raced = [], []
 
     def progress_with_a_rival(delivery_id, done, total, message):
         progress(delivery_id, done, total, message)
         if message.startswith("Wrote") and not started:  # the outer build is half-way through its files
             started.append(True)
-            raced.append(services.delivery_build(delivery_id=delivery_id))
+            raced.append(delivery_build(delivery_id=delivery_id))
 
-    monkeypatch.setattr(services, "_progress", progress_with_a_rival)
-    outer = services.delivery_build(delivery_id=delivery.pk)
+    monkeypatch.setattr(build, "_progress", progress_with_a_rival)
+    outer = delivery_build(delivery_id=delivery.pk)
     (rival,) = raced
     assert rival.status == outer.status == Delivery.Status.DONE
     assert rival.version == outer.version == 1 and rival.manifest_sha256 == outer.manifest_sha256
-    folder = services.delivery_folder(outer)
+    folder = delivery_folder(outer)
     for entry in outer.manifest["files"]:
-        assert services.file_digest(folder / entry["name"])[0] == entry["sha256"], entry["name"]
-    root = services.delivery_root() / str(labelled.project.pk)
+        assert file_digest(folder / entry["name"])[0] == entry["sha256"], entry["name"]
+    root = delivery_root() / str(labelled.project.pk)
     assert not list(root.glob(".build-*"))
     assert Delivery.objects.filter(project=labelled.project, status="done").count() == 1
 
 
 def test_delivery_create_refuses_a_project_without_annotations(project, lead):
     with pytest.raises(QuorumError, match="no annotated items"):
-        services.delivery_create(project=project, actor=lead, formats=["csv"])
+        delivery_create(project=project, actor=lead, formats=["csv"])
 
 
 def test_delivery_build_reports_progress_as_it_writes(labelled, lead, monkeypatch):
     seen = []
-    real = services._progress
+    real = build._progress
 
     def spy(delivery_id, done, total, message):
         real(delivery_id, done, total, message)
         seen.append(Delivery.objects.values_list("status", "progress_done", "progress_total").get(pk=delivery_id))
 
-    monkeypatch.setattr(services, "BATCH_ROWS", 20)
-    monkeypatch.setattr(services, "_progress", spy)
+    monkeypatch.setattr(plan, "BATCH_ROWS", 20)
+    monkeypatch.setattr(build, "_progress", spy)
     delivery = _build(labelled.project, lead, formats=["csv"])
     assert [row[1] for row in seen if row[2] == 60] == [0, 20, 40, 60]
     assert all(status == "running" for status, _, _ in seen)

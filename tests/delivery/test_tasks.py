@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from delivery import services, tasks
+from delivery import tasks
 from delivery.models import Delivery, Evaluation
+from delivery.services.build import delivery_build, delivery_create
+from delivery.services.evaluation import evaluation_create
 
 
 def test_delivery_build_task_runs_once(labelled, lead, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["csv"])
+        delivery = delivery_create(project=labelled.project, actor=lead, formats=["csv"])
     delivery.refresh_from_db()
     again = tasks.delivery_build.delay(delivery.pk).get()
     assert again == {"delivery_id": delivery.pk, "status": "done", "version": 1}
@@ -18,11 +20,9 @@ def test_delivery_build_task_runs_once(labelled, lead, django_capture_on_commit_
 def test_evaluation_task_fails_cleanly_on_an_unreadable_file(
     labelled, lead, requester, django_capture_on_commit_callbacks
 ):
-    delivery = services.delivery_build(
-        delivery_id=services.delivery_create(project=labelled.project, actor=lead, formats=["csv"]).pk
-    )
+    delivery = delivery_build(delivery_id=delivery_create(project=labelled.project, actor=lead, formats=["csv"]).pk)
     with django_capture_on_commit_callbacks(execute=True):
-        evaluation = services.evaluation_create(
+        evaluation = evaluation_create(
             delivery=delivery, actor=requester, file=SimpleUploadedFile("p.csv", b"\xff\xfe\x00bad")
         )
     evaluation.refresh_from_db()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from delivery import services
+from delivery.services.build import delivery_build, delivery_create
+from delivery.services.evaluation import evaluation_create
 
 
 def test_delivery_pages_escape_and_scope(
@@ -14,12 +15,12 @@ def test_delivery_pages_escape_and_scope(
     labelled.project.min_gold_accuracy = 0.99
     labelled.project.save()
     with django_capture_on_commit_callbacks(execute=True):
-        delivery = services.delivery_create(
+        delivery = delivery_create(
             project=labelled.project, actor=lead, formats=["csv"], override_reason="<script>alert(1)</script>"
         )
     delivery.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        evaluation = services.evaluation_create(
+        evaluation = evaluation_create(
             delivery=delivery,
             actor=requester,
             file=SimpleUploadedFile("m.csv", b"item_id,label\n<b>x</b>,safe\n"),
@@ -46,10 +47,10 @@ def test_delivery_pages_escape_and_scope(
 
 def test_delivery_page_status_block_polls_while_building(client, labelled, lead, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["csv"])
+        delivery = delivery_create(project=labelled.project, actor=lead, formats=["csv"])
     client.force_login(lead)
     block = client.get(delivery.get_absolute_url(), headers={"HX-Request": "true"}).content.decode()
     assert 'hx-trigger="every 2s"' in block and "<progress" in block and "<html" not in block
-    services.delivery_build(delivery_id=delivery.pk)
+    delivery_build(delivery_id=delivery.pk)
     block = client.get(delivery.get_absolute_url(), headers={"HX-Request": "true"}).content.decode()
     assert "hx-trigger" not in block and "Show the delivery" in block

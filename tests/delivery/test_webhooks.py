@@ -6,8 +6,10 @@ import orjson
 import pytest
 
 from core.errors import NotAllowed, QuorumError
-from delivery import services
 from delivery.models import WebhookAttempt
+from delivery.services import webhooks
+from delivery.services.build import delivery_build, delivery_create
+from delivery.services.webhooks import webhook_endpoint_create, webhook_send
 from tests.delivery.receiver import Receiver, signature_valid
 
 SECRET = "s3cret-s3cret-s3cret"
@@ -23,9 +25,9 @@ def test_webhook_signed_event_reaches_the_team(
     labelled, lead, requester, fast_retries, django_capture_on_commit_callbacks
 ):
     with Receiver() as receiver:
-        services.webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
+        webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
         with django_capture_on_commit_callbacks(execute=True):
-            delivery = services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
+            delivery = delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
         assert receiver.event.wait(5)
     (call,) = receiver.received
     assert signature_valid(SECRET, call["headers"], call["body"])
@@ -44,9 +46,9 @@ def test_webhook_retries_with_backoff_and_records_every_attempt(
     labelled, lead, requester, fast_retries, django_capture_on_commit_callbacks
 ):
     with Receiver(statuses=[500, 503]) as receiver:
-        services.webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
+        webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
         with django_capture_on_commit_callbacks(execute=True):
-            services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
+            delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
         assert receiver.event.wait(5)
     attempts = list(WebhookAttempt.objects.order_by("attempt").values_list("attempt", "status_code", "delivered_at"))
     assert [(a, s) for a, s, _ in attempts] == [(1, 500), (2, 503), (3, 200)]
@@ -58,11 +60,9 @@ def test_webhook_retries_with_backoff_and_records_every_attempt(
 def test_webhook_gives_up_after_the_last_attempt(
     labelled, lead, requester, fast_retries, django_capture_on_commit_callbacks
 ):
-    endpoint = services.webhook_endpoint_create(
-        actor=requester, url="http://127.0.0.1:9/nothing-listens", secret=SECRET
-    )
+    endpoint = webhook_endpoint_create(actor=requester, url="http://127.0.0.1:9/nothing-listens", secret=SECRET)
     with django_capture_on_commit_callbacks(execute=True):
-        services.delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
+        delivery_create(project=labelled.project, actor=lead, formats=["jsonl"])
     attempts = list(endpoint.attempts.order_by("attempt"))
     assert [a.attempt for a in attempts] == [1, 2, 3, 4]
     assert all(a.status_code is None and a.error and a.delivered_at is None for a in attempts)
@@ -79,8 +79,8 @@ def test_webhook_countdown_doubles(labelled, lead, requester, settings, monkeypa
         return RuntimeError("retry")
 
     monkeypatch.setattr(tasks.webhook_send, "retry", fake_retry)
-    endpoint = services.webhook_endpoint_create(actor=requester, url="http://127.0.0.1:9/x", secret=SECRET)
-    delivery = services.delivery_build(delivery_id=services.delivery_create(project=labelled.project, actor=lead).pk)
+    endpoint = webhook_endpoint_create(actor=requester, url="http://127.0.0.1:9/x", secret=SECRET)
+    delivery = delivery_build(delivery_id=delivery_create(project=labelled.project, actor=lead).pk)
     for retries in range(3):
         tasks.webhook_send.push_request(retries=retries)
         try:
@@ -93,11 +93,11 @@ def test_webhook_countdown_doubles(labelled, lead, requester, settings, monkeypa
 
 def test_webhook_endpoint_rules(requester, lead, annotator):
     with pytest.raises(QuorumError, match="http"):
-        services.webhook_endpoint_create(actor=requester, url="ftp://example.com/x", secret=SECRET)
+        webhook_endpoint_create(actor=requester, url="ftp://example.com/x", secret=SECRET)
     with pytest.raises(QuorumError, match="secret"):
-        services.webhook_endpoint_create(actor=requester, url="https://example.com/x", secret="short")
+        webhook_endpoint_create(actor=requester, url="https://example.com/x", secret="short")
     with pytest.raises(NotAllowed):
-        services.webhook_endpoint_create(actor=annotator, url="https://example.com/x", secret=SECRET)
+        webhook_endpoint_create(actor=annotator, url="https://example.com/x", secret=SECRET)
 
 
 # --- Where webhooks may go ------------------------------------------------------------------------
@@ -124,22 +124,22 @@ def test_webhook_endpoint_rules(requester, lead, annotator):
 def test_webhook_to_a_non_public_address_is_refused(requester, settings, url):
     settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = False
     with pytest.raises(QuorumError, match="is not a public address") as refused:
-        services.webhook_endpoint_create(actor=requester, url=url, secret=SECRET)
+        webhook_endpoint_create(actor=requester, url=url, secret=SECRET)
     assert refused.value.field == "url"
 
 
 def test_webhook_to_a_public_host_is_registered_and_a_bad_port_is_refused(requester, settings):
     settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = False
     for url in ("https://hooks.example.com/quorum", "http://93.184.216.34:8080/hook", "https://[2606:4700::1111]/h"):
-        assert services.webhook_endpoint_create(actor=requester, url=url, secret=SECRET).url == url
+        assert webhook_endpoint_create(actor=requester, url=url, secret=SECRET).url == url
     with pytest.raises(QuorumError, match="invalid port"):
-        services.webhook_endpoint_create(actor=requester, url="http://example.com:99999/x", secret=SECRET)
+        webhook_endpoint_create(actor=requester, url="http://example.com:99999/x", secret=SECRET)
 
 
 def test_a_host_resolving_to_a_private_address_is_refused_at_send(labelled, lead, requester, settings, monkeypatch):
     """DNS can point a registered name inside the network later: the send checks again."""
-    endpoint = services.webhook_endpoint_create(actor=requester, url="https://hooks.example.com/q", secret=SECRET)
-    delivery = services.delivery_build(delivery_id=services.delivery_create(project=labelled.project, actor=lead).pk)
+    endpoint = webhook_endpoint_create(actor=requester, url="https://hooks.example.com/q", secret=SECRET)
+    delivery = delivery_build(delivery_id=delivery_create(project=labelled.project, actor=lead).pk)
     settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = False
     asked = []
 
@@ -147,9 +147,9 @@ def test_a_host_resolving_to_a_private_address_is_refused_at_send(labelled, lead
         asked.append((host, port))
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))]
 
-    monkeypatch.setattr(services.socket, "getaddrinfo", resolve)
-    monkeypatch.setattr(services._OPENER, "open", lambda *a, **k: pytest.fail("the POST must not go out"))
-    attempt = services.webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e1", attempt=1)
+    monkeypatch.setattr(webhooks.socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(webhooks._OPENER, "open", lambda *a, **k: pytest.fail("the POST must not go out"))
+    attempt = webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e1", attempt=1)
     assert asked == [("hooks.example.com", 443)]
     assert attempt.status_code is None and attempt.delivered_at is None
     assert attempt.error == "refused: hooks.example.com resolves to 10.1.2.3, not a public address"
@@ -157,12 +157,10 @@ def test_a_host_resolving_to_a_private_address_is_refused_at_send(labelled, lead
 
 def test_an_endpoint_registered_while_allowed_is_refused_once_not(labelled, lead, requester, settings):
     with Receiver() as receiver:
-        endpoint = services.webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
-        delivery = services.delivery_build(
-            delivery_id=services.delivery_create(project=labelled.project, actor=lead).pk
-        )
+        endpoint = webhook_endpoint_create(actor=requester, url=receiver.url, secret=SECRET)
+        delivery = delivery_build(delivery_id=delivery_create(project=labelled.project, actor=lead).pk)
         settings.QUORUM_WEBHOOK_ALLOW_PRIVATE = False
-        attempt = services.webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e2", attempt=1)
+        attempt = webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e2", attempt=1)
     assert receiver.received == []
     assert attempt.error == "refused: url: 127.0.0.1 is not a public address; webhooks go to hosts on the internet"
 
@@ -170,10 +168,8 @@ def test_an_endpoint_registered_while_allowed_is_refused_once_not(labelled, lead
 def test_webhook_redirects_are_not_followed(labelled, lead, requester):
     with Receiver() as target, Receiver(statuses=[302], location="") as first:
         first.location = target.url
-        endpoint = services.webhook_endpoint_create(actor=requester, url=first.url, secret=SECRET)
-        delivery = services.delivery_build(
-            delivery_id=services.delivery_create(project=labelled.project, actor=lead).pk
-        )
-        attempt = services.webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e3", attempt=1)
+        endpoint = webhook_endpoint_create(actor=requester, url=first.url, secret=SECRET)
+        delivery = delivery_build(delivery_id=delivery_create(project=labelled.project, actor=lead).pk)
+        attempt = webhook_send(endpoint_id=endpoint.pk, delivery_id=delivery.pk, event_id="e3", attempt=1)
     assert len(first.received) == 1 and target.received == []
     assert attempt.status_code == 302 and attempt.delivered_at is None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from projects.models import Membership
-from quality import services
 from quality.models import Adjudication
+from quality.services.consensus import consensus_compute
 from tests.quality.factories import annotations_make, items_make, quality_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +24,7 @@ def test_a_reviewer_settles_and_skips_items_with_the_keyboard(page, browser_erro
             (sure, a, "safe"), (sure, b, "safe"), (sure, c, "safe"),
         ]
     )  # fmt: skip
-    services.consensus_compute(project_id=project.pk, method="majority")
+    consensus_compute(project_id=project.pk, method="majority")
     sign_in(page, reviewer.username)
     page.goto("/quality/adjudications/")
     article = page.locator("article.task")

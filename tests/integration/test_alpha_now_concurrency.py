@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from annotation.models import Annotation
-from quality import services
 from quality.models import LabelCounts
+from quality.services.reports import agreement_report_compute, project_alpha_compute
 from tests.quality.factories import annotations_make, items_make, noisy_rows, quality_project
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -32,7 +32,7 @@ def test_concurrent_reads_and_writes_keep_one_correct_row(lead, settings):
         try:
             start.wait()
             for _ in range(ROUNDS):
-                services.project_alpha_compute(project_id=project.pk)
+                project_alpha_compute(project_id=project.pk)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         finally:
@@ -56,8 +56,8 @@ def test_concurrent_reads_and_writes_keep_one_correct_row(lead, settings):
         thread.join()
     assert not errors, errors
     assert LabelCounts.objects.filter(project=project).count() == 1
-    result = services.project_alpha_compute(project_id=project.pk)
-    report = services.agreement_report_compute(project_id=project.pk, bootstrap=0)
+    result = project_alpha_compute(project_id=project.pk)
+    report = agreement_report_compute(project_id=project.pk, bootstrap=0)
     assert result.alpha.value == pytest.approx(report.alpha, abs=1e-12)
     assert result.n_annotations == Annotation.objects.filter(project=project).count() == 60 * 3 + ROUNDS * 4 * 3
     kept = LabelCounts.objects.get(project=project)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from config.celery import healthcheck
-from quality import services, tasks
+from quality import tasks
 from quality.models import AgreementReport, QualityJob
+from quality.services.reports import agreement_report_compute, agreement_report_enqueue
 from tests.quality.factories import annotations_make, items_make, noisy_rows, quality_project
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -20,7 +21,7 @@ def _queued_work_done() -> None:
 def test_agreement_report_job_runs_on_the_live_worker(celery_worker_process, lead):
     project, people, batch = quality_project(lead=lead)
     annotations_make(noisy_rows(items_make(batch, 60), people, seed=2))
-    job = services.agreement_report_enqueue(project_id=project.pk, actor=lead, bootstrap=200, seed=5)
+    job = agreement_report_enqueue(project_id=project.pk, actor=lead, bootstrap=200, seed=5)
     _queued_work_done()
     job.refresh_from_db()
     assert job.status == QualityJob.Status.SUCCEEDED, job.error
@@ -28,7 +29,7 @@ def test_agreement_report_job_runs_on_the_live_worker(celery_worker_process, lea
     report = AgreementReport.objects.get(pk=job.report_id)
     assert report.n_items == 60 and report.n_annotations == 180 and report.created_by == lead
     # The worker read with the packed reader; this process recomputes with the ORM reader.
-    here = services.agreement_report_compute(project_id=project.pk, bootstrap=200, seed=5, reader="orm")
+    here = agreement_report_compute(project_id=project.pk, bootstrap=200, seed=5, reader="orm")
     assert report.alpha == pytest.approx(here.alpha, abs=1e-12)
     assert (report.alpha_low, report.alpha_high) == (pytest.approx(here.alpha_low), pytest.approx(here.alpha_high))
 
@@ -36,7 +37,7 @@ def test_agreement_report_job_runs_on_the_live_worker(celery_worker_process, lea
 def test_a_report_task_delivered_again_after_success_does_nothing(celery_worker_process, lead):
     project, people, batch = quality_project(lead=lead)
     annotations_make(noisy_rows(items_make(batch, 20), people, seed=3))
-    job = services.agreement_report_enqueue(project_id=project.pk, actor=lead, bootstrap=50)
+    job = agreement_report_enqueue(project_id=project.pk, actor=lead, bootstrap=50)
     _queued_work_done()
     job.refresh_from_db()
     assert job.status == QualityJob.Status.SUCCEEDED
@@ -49,7 +50,7 @@ def test_a_failing_report_marks_its_job_failed_on_the_worker(celery_worker_proce
     project, people, batch = quality_project(lead=lead)
     item = items_make(batch, 1)[0]
     bad = annotations_make([(item, people[0], "nope")])[0]
-    job = services.agreement_report_enqueue(project_id=project.pk, actor=lead, bootstrap=10)
+    job = agreement_report_enqueue(project_id=project.pk, actor=lead, bootstrap=10)
     _queued_work_done()
     job.refresh_from_db()
     assert job.status == QualityJob.Status.FAILED

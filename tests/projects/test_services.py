@@ -12,7 +12,11 @@ from projects.models import Activity, Blocker, DataRequest, Membership, PhaseTra
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, ItemFactory
 from tests.projects.factories import DataRequestFactory, ProjectFactory
-from workbench import services
+from workbench.services.blockers import blocker_open, blocker_resolve
+from workbench.services.datarequests import datarequest_accept, datarequest_create, datarequest_reject
+from workbench.services.lifecycle import project_transition, project_update
+from workbench.services.milestones import milestone_create, milestone_update
+from workbench.services.progress import project_progress_refresh
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 11, 22)
@@ -27,7 +31,7 @@ def _request(requester, **overrides):
         "today": TODAY,
     }
     fields.update(overrides)
-    return services.datarequest_create(**fields)
+    return datarequest_create(**fields)
 
 
 def test_datarequest_create_records_team_and_activity(requester):
@@ -73,7 +77,7 @@ def test_datarequest_create_refuses_annotators(annotator):
 
 def test_datarequest_accept_creates_prefilled_project_with_requester_member(requester, lead):
     data_request = _request(requester, modality="image", min_alpha=0.7, priority=3)
-    project = services.datarequest_accept(data_request=data_request, actor=lead)
+    project = datarequest_accept(data_request=data_request, actor=lead)
     data_request.refresh_from_db()
     assert data_request.status == DataRequest.Status.ACCEPTED and data_request.decided_by == lead
     assert project.request == data_request and project.modality == "image" and project.min_alpha == 0.7
@@ -84,19 +88,19 @@ def test_datarequest_accept_creates_prefilled_project_with_requester_member(requ
 
 def test_datarequest_accept_twice_is_refused(requester, lead):
     data_request = _request(requester)
-    services.datarequest_accept(data_request=data_request, actor=lead)
+    datarequest_accept(data_request=data_request, actor=lead)
     with pytest.raises(IllegalTransition, match="already accepted"):
-        services.datarequest_accept(data_request=data_request, actor=lead)
+        datarequest_accept(data_request=data_request, actor=lead)
     assert Project.objects.count() == 1
 
 
 def test_datarequest_reject_needs_reason_and_lead(requester, lead, annotator):
     data_request = _request(requester)
     with pytest.raises(QuorumError, match="reason: say why"):
-        services.datarequest_reject(data_request=data_request, actor=lead, reason="  ")
+        datarequest_reject(data_request=data_request, actor=lead, reason="  ")
     with pytest.raises(NotAllowed):
-        services.datarequest_reject(data_request=data_request, actor=annotator, reason="no")
-    services.datarequest_reject(data_request=data_request, actor=lead, reason="Out of scope for Q4")
+        datarequest_reject(data_request=data_request, actor=annotator, reason="no")
+    datarequest_reject(data_request=data_request, actor=lead, reason="Out of scope for Q4")
     data_request.refresh_from_db()
     assert data_request.status == "rejected" and data_request.rejection_reason == "Out of scope for Q4"
 
@@ -109,7 +113,7 @@ def _ready_for_production(project, lead):
 def test_project_transition_walks_the_line_and_records_who_and_why(project, lead):
     _ready_for_production(project, lead)
     for phase in ["pilot", "production", "qa", "delivered", "closed"]:
-        project = services.project_transition(project=project, to_phase=phase, actor=lead, reason=f"to {phase}")
+        project = project_transition(project=project, to_phase=phase, actor=lead, reason=f"to {phase}")
     assert project.phase == "closed"
     moves = list(
         PhaseTransition.objects.filter(project=project).values_list("from_phase", "to_phase", "actor__username")
@@ -131,7 +135,7 @@ def test_project_transition_walks_the_line_and_records_who_and_why(project, lead
 def test_project_transition_refuses_illegal_moves_naming_the_allowed_ones(lead, start, target):
     project = ProjectFactory(lead=lead, phase=start)
     with pytest.raises(IllegalTransition) as excinfo:
-        services.project_transition(project=project, to_phase=target, actor=lead)
+        project_transition(project=project, to_phase=target, actor=lead)
     assert f"from {start} to {target}" in str(excinfo.value)
     project.refresh_from_db()
     assert project.phase == start
@@ -141,72 +145,70 @@ def test_project_transition_refuses_illegal_moves_naming_the_allowed_ones(lead, 
 def test_project_transition_guards_explain_what_is_missing(lead):
     project = ProjectFactory(lead=lead, phase="design")
     with pytest.raises(IllegalTransition, match="no label schema; the project has no guideline"):
-        services.project_transition(project=project, to_phase="pilot", actor=lead)
+        project_transition(project=project, to_phase="pilot", actor=lead)
 
 
 def test_project_transition_to_production_needs_items_and_annotators(project, lead):
-    services.project_transition(project=project, to_phase="pilot", actor=lead)
+    project_transition(project=project, to_phase="pilot", actor=lead)
     with pytest.raises(IllegalTransition, match="no items"):
-        services.project_transition(project=project, to_phase="production", actor=lead)
+        project_transition(project=project, to_phase="production", actor=lead)
 
 
 def test_project_transition_unknown_phase(project, lead):
     with pytest.raises(QuorumError, match="'shipping' is not a phase"):
-        services.project_transition(project=project, to_phase="shipping", actor=lead)
+        project_transition(project=project, to_phase="shipping", actor=lead)
 
 
 def test_project_transition_only_by_lead(project, annotator, other_lead):
     for actor in (annotator, other_lead):
         with pytest.raises(NotAllowed):
-            services.project_transition(project=project, to_phase="requirements", actor=actor)
+            project_transition(project=project, to_phase="requirements", actor=actor)
 
 
 def test_project_hold_opens_blocker_and_resume_needs_it_resolved(project, lead):
     with pytest.raises(IllegalTransition, match="needs a reason"):
-        services.project_transition(project=project, to_phase="on_hold", actor=lead)
-    project = services.project_transition(
+        project_transition(project=project, to_phase="on_hold", actor=lead)
+    project = project_transition(
         project=project, to_phase="on_hold", actor=lead, reason="Legal review of the data source"
     )
     assert project.phase == "on_hold" and project.phase_before_hold == "design"
     blocker = project.blockers.get()
     assert blocker.title == "Legal review of the data source" and blocker.status == "open"
     with pytest.raises(IllegalTransition, match="from on_hold it can go to design"):
-        services.project_transition(project=project, to_phase="pilot", actor=lead)
+        project_transition(project=project, to_phase="pilot", actor=lead)
     with pytest.raises(IllegalTransition, match="open blockers must be resolved first"):
-        services.project_transition(project=project, to_phase="design", actor=lead)
-    services.blocker_resolve(blocker=blocker, actor=lead, resolution="Legal approved")
-    project = services.project_transition(project=project, to_phase="design", actor=lead)
+        project_transition(project=project, to_phase="design", actor=lead)
+    blocker_resolve(blocker=blocker, actor=lead, resolution="Legal approved")
+    project = project_transition(project=project, to_phase="design", actor=lead)
     assert project.phase == "design" and project.phase_before_hold == ""
 
 
 def test_blocker_open_and_resolve_records_time_and_owner(project, lead, annotator):
-    blocker = services.blocker_open(
+    blocker = blocker_open(
         project=project, actor=annotator, title="Images fail to load", severity=Blocker.Severity.HIGH, owner=lead
     )
     assert blocker.opened_by == annotator and blocker.status == "open"
     with pytest.raises(NotAllowed):
-        services.blocker_resolve(blocker=blocker, actor=annotator, resolution="works for me")
-    blocker = services.blocker_resolve(blocker=blocker, actor=lead, resolution="CDN allow-list fixed")
+        blocker_resolve(blocker=blocker, actor=annotator, resolution="works for me")
+    blocker = blocker_resolve(blocker=blocker, actor=lead, resolution="CDN allow-list fixed")
     assert blocker.status == "resolved" and blocker.resolved_by == lead
     assert blocker.time_to_resolve is not None and blocker.time_to_resolve.total_seconds() >= 0
     with pytest.raises(IllegalTransition, match="already resolved"):
-        services.blocker_resolve(blocker=blocker, actor=lead, resolution="again")
+        blocker_resolve(blocker=blocker, actor=lead, resolution="again")
 
 
 def test_blocker_open_refuses_outsiders_and_foreign_owner(project, lead):
     outsider = UserFactory(username="outsider", role=User.Role.ANNOTATOR)
     with pytest.raises(NotAllowed):
-        services.blocker_open(project=project, actor=outsider, title="x")
+        blocker_open(project=project, actor=outsider, title="x")
     with pytest.raises(QuorumError, match="owner: outsider is not a member"):
-        services.blocker_open(project=project, actor=lead, title="x", owner=outsider)
+        blocker_open(project=project, actor=lead, title="x", owner=outsider)
 
 
 def test_system_risk_needs_rule(project):
     with pytest.raises(QuorumError, match="must name its rule"):
-        services.blocker_open(project=project, actor=None, title="late", kind="risk")
-    risk = services.blocker_open(
-        project=project, actor=None, title="Forecast past deadline", kind="risk", rule="forecast_late"
-    )
+        blocker_open(project=project, actor=None, title="late", kind="risk")
+    risk = blocker_open(project=project, actor=None, title="Forecast past deadline", kind="risk", rule="forecast_late")
     assert risk.opened_by is None and risk.rule == "forecast_late"
 
 
@@ -224,7 +226,7 @@ def test_project_progress_refresh_counts_items_and_annotations(
     item = project.items.first()
     assignment = annotation_services.assignment_create(item=item, annotator=annotator)
     annotation_services.annotation_submit(assignment=assignment, labels=["safe"], actor=annotator, time_spent_ms=1200)
-    figures = services.project_progress_refresh(project_id=project.pk)
+    figures = project_progress_refresh(project_id=project.pk)
     assert figures == {"items_total": 4, "annotations_required": 12, "items_completed": 0, "annotations_done": 1}
 
 
@@ -236,8 +238,8 @@ def test_membership_add_is_idempotent(project, lead):
 
 
 def test_milestone_create_and_reach(project, lead):
-    milestone = services.milestone_create(project=project, name="Pilot done", planned_date=TODAY, actor=lead)
-    milestone = services.milestone_update(milestone=milestone, actor=lead, actual_date=TODAY + dt.timedelta(days=2))
+    milestone = milestone_create(project=project, name="Pilot done", planned_date=TODAY, actor=lead)
+    milestone = milestone_update(milestone=milestone, actor=lead, actual_date=TODAY + dt.timedelta(days=2))
     assert milestone.slip_days == 2
 
 
@@ -247,15 +249,15 @@ def test_data_request_factory_is_valid(requester):
 
 
 def test_project_update_changes_settings_and_logs(project, lead, annotator):
-    project = services.project_update(project=project, actor=lead, require_language_match=True, languages=["es"])
+    project = project_update(project=project, actor=lead, require_language_match=True, languages=["es"])
     assert project.require_language_match and project.languages == ["es"]
     assert Activity.objects.filter(project=project, verb="project.updated").count() == 1
     with pytest.raises(QuorumError, match="unknown project field"):
-        services.project_update(project=project, actor=lead, phase="closed")
+        project_update(project=project, actor=lead, phase="closed")
     with pytest.raises(NotAllowed):
-        services.project_update(project=project, actor=annotator, priority=4)
+        project_update(project=project, actor=annotator, priority=4)
     with pytest.raises(Exception, match="max_overlap"):
-        services.project_update(project=project, actor=lead, max_overlap=1)
+        project_update(project=project, actor=lead, max_overlap=1)
 
 
 def test_project_progress_leaves_gold_out(project, lead, annotator, django_capture_on_commit_callbacks):
@@ -268,5 +270,5 @@ def test_project_progress_leaves_gold_out(project, lead, annotator, django_captu
     gold = project.items.get(external_id="g")
     assignment = annotation_services.assignment_create(item=gold, annotator=annotator)
     annotation_services.annotation_submit(assignment=assignment, labels=["hate"], actor=annotator)
-    figures = services.project_progress_refresh(project_id=project.pk)
+    figures = project_progress_refresh(project_id=project.pk)
     assert figures == {"items_total": 1, "annotations_required": 3, "items_completed": 0, "annotations_done": 0}

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from projects.models import Membership
-from quality import services
 from quality.models import Adjudication
+from quality.services.consensus import consensus_compute
 from tests.accounts.test_views import assert_csp_clean
 from tests.quality.factories import annotations_make
 from tests.quality.factories import quality_project as make_quality_project
@@ -35,7 +35,7 @@ def unsure(quality, make_items):
             (items[2], a, "safe"), (items[2], b, "safe"), (items[2], c, "safe"),
         ]
     )  # fmt: skip
-    services.consensus_compute(project_id=quality.project.pk, method="majority")
+    consensus_compute(project_id=quality.project.pk, method="majority")
     quality.items = items
     return quality
 

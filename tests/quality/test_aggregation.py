@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quality import agreement
 from quality.aggregation import adjudication_queue, dawid_skene, majority_vote
+from quality.agreement.matrices import value_counts
 
 PRIOR = np.array([0.4, 0.3, 0.2, 0.1])
 
@@ -48,7 +48,7 @@ def test_majority_vote_marks_ties_and_unannotated_items():
 @pytest.mark.parametrize("seed", range(3))
 def test_dawid_skene_beats_majority_vote_with_bad_annotators(seed):
     items, annotators, labels, truth, _ = _simulate(seed, n_items=600)
-    counts = agreement.value_counts(items, labels, n_items=600, n_categories=4)
+    counts = value_counts(items, labels, n_items=600, n_categories=4)
     vote = majority_vote(counts)
     estimate = dawid_skene(items, annotators, labels, n_items=600, n_annotators=8, n_categories=4)
     assert estimate.converged
@@ -98,7 +98,7 @@ def test_dawid_skene_of_no_annotations():
 
 def test_adjudication_queue_takes_ties_and_low_confidence_items():
     items, annotators, labels, _, _ = _simulate(0, n_items=600)
-    counts = agreement.value_counts(items, labels, n_items=600, n_categories=4)
+    counts = value_counts(items, labels, n_items=600, n_categories=4)
     vote = majority_vote(counts)
     estimate = dawid_skene(items, annotators, labels, n_items=600, n_annotators=8, n_categories=4)
     queue = adjudication_queue(vote, estimate, min_confidence=0.9)

@@ -1,5 +1,5 @@
 """Alpha as of now from the kept value counts (quality.valuecounts, LabelCounts,
-services.label_counts_refresh / project_alpha_compute): always the value a project-scope report
+label_counts_refresh / project_alpha_compute): always the value a project-scope report
 computed now gives, however the kept row got out of step."""
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from django.utils import timezone
 
 from annotation.models import Annotation, Item
 from projects.models import Membership
-from quality import agreement, services, valuecounts
+from quality import valuecounts
+from quality.agreement.matrices import NO_PAIRABLE
 from quality.loading import Chunk, LabelSpace
 from quality.models import LabelCounts
+from quality.services.counts import label_counts_refresh, label_counts_store
+from quality.services.reports import agreement_report_compute, project_alpha_compute
 from tests.accounts.factories import UserFactory
 from tests.quality.factories import KEYS, annotations_make, items_make, noisy_rows
 
@@ -39,7 +42,7 @@ def _fill(quality, *, items: int = 40, overlap: int = 3, seed: int = 0):
 
 
 def _report_alpha(project) -> float:
-    return services.agreement_report_compute(project_id=project.pk, bootstrap=0).alpha
+    return agreement_report_compute(project_id=project.pk, bootstrap=0).alpha
 
 
 def _kept(project) -> LabelCounts:
@@ -112,7 +115,7 @@ def test_without_items_drops_only_the_named_rows():
 @pytest.mark.parametrize("reader", READERS)
 def test_alpha_now_equals_a_report_computed_now_and_keeps_the_counts(quality, reader):
     _fill(quality)
-    result = services.project_alpha_compute(project_id=quality.project.pk, reader=reader)
+    result = project_alpha_compute(project_id=quality.project.pk, reader=reader)
     assert result.rebuilt is True
     assert result.alpha.value == pytest.approx(_report_alpha(quality.project), abs=1e-12)
     regular = Annotation.objects.filter(project=quality.project, item__is_gold=False).count()
@@ -120,7 +123,7 @@ def test_alpha_now_equals_a_report_computed_now_and_keeps_the_counts(quality, re
     kept = _kept(quality.project)
     assert kept.n_annotations == Annotation.objects.filter(project=quality.project).count()  # gold kept in the row
     assert kept.through_annotation_id == Annotation.objects.filter(project=quality.project).latest("pk").pk
-    again = services.project_alpha_compute(project_id=quality.project.pk, reader=reader)
+    again = project_alpha_compute(project_id=quality.project.pk, reader=reader)
     assert again.rebuilt is False and again.annotations_read == 0
     assert again.alpha.value == result.alpha.value
 
@@ -128,13 +131,13 @@ def test_alpha_now_equals_a_report_computed_now_and_keeps_the_counts(quality, re
 @pytest.mark.parametrize("reader", READERS)
 def test_new_annotations_are_read_past_the_watermark_only(quality, reader):
     regular, _ = _fill(quality)
-    services.project_alpha_compute(project_id=quality.project.pk, reader=reader)
+    project_alpha_compute(project_id=quality.project.pk, reader=reader)
     more = items_make(quality.batch, 10)
     annotations_make(noisy_rows(more, quality.people, overlap=3, accuracy=0.5, seed=9))
     # A late answer on an old item: its row in the kept matrix grows.
     annotations_make([(regular[0], person, "spam") for person in quality.people if not _answered(regular[0], person)])
     new = Annotation.objects.filter(project=quality.project).count() - _kept(quality.project).n_annotations
-    result = services.project_alpha_compute(project_id=quality.project.pk, reader=reader)
+    result = project_alpha_compute(project_id=quality.project.pk, reader=reader)
     assert result.rebuilt is False and result.annotations_read == new
     assert result.alpha.value == pytest.approx(_report_alpha(quality.project), abs=1e-12)
     assert _kept(quality.project).n_annotations == Annotation.objects.filter(project=quality.project).count()
@@ -146,26 +149,26 @@ def _answered(item, person) -> bool:
 
 def test_unsettled_annotations_count_but_are_not_kept(quality, settings):
     _fill(quality)
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     through = _kept(quality.project).through_annotation_id
     settings.QUORUM_ROLLUP_SETTLE_SECONDS = 10
     annotations_make(noisy_rows(items_make(quality.batch, 5), quality.people, overlap=3, seed=4))
-    result = services.project_alpha_compute(project_id=quality.project.pk)
+    result = project_alpha_compute(project_id=quality.project.pk)
     assert result.alpha.value == pytest.approx(_report_alpha(quality.project), abs=1e-12)
     assert result.annotations_read == 15
     assert _kept(quality.project).through_annotation_id == through  # not settled: read each time
     # Settled once they are older than the settling time.
     Annotation.objects.filter(pk__gt=through).update(submitted_at=timezone.now() - dt.timedelta(seconds=11))
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     assert _kept(quality.project).through_annotation_id > through
 
 
 def test_a_deleted_annotation_makes_the_next_read_rebuild(quality):
     regular, _ = _fill(quality)
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     doomed = Annotation.objects.filter(item=regular[3]).first()
     Annotation.objects.filter(pk=doomed.pk).delete()
-    result = services.project_alpha_compute(project_id=quality.project.pk)
+    result = project_alpha_compute(project_id=quality.project.pk)
     assert result.rebuilt is True
     assert result.alpha.value == pytest.approx(_report_alpha(quality.project), abs=1e-12)
     assert _kept(quality.project).n_annotations == Annotation.objects.filter(project=quality.project).count()
@@ -175,42 +178,42 @@ def test_a_late_commit_under_the_watermark_makes_the_next_read_rebuild(quality):
     """An annotation whose id is under the watermark but which was not there when the row was
     kept (its transaction committed after a higher id was read): the count tells, and it is counted."""
     regular, _ = _fill(quality)
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     kept = _kept(quality.project)
     late = annotations_make([(regular[1], p, "hate") for p in quality.people if not _answered(regular[1], p)][:1])
     LabelCounts.objects.filter(pk=kept.pk).update(through_annotation_id=late[0].pk)  # as if read before it landed
-    result = services.project_alpha_compute(project_id=quality.project.pk)
+    result = project_alpha_compute(project_id=quality.project.pk)
     assert result.rebuilt is True
     assert result.alpha.value == pytest.approx(_report_alpha(quality.project), abs=1e-12)
 
 
 def test_an_item_turning_gold_leaves_at_once_without_a_rebuild(quality):
     regular, _ = _fill(quality)
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     Item.objects.filter(pk=regular[0].pk).update(is_gold=True, gold_labels=["safe"])
-    result = services.project_alpha_compute(project_id=quality.project.pk)
+    result = project_alpha_compute(project_id=quality.project.pk)
     assert result.rebuilt is False
     assert result.alpha.value == pytest.approx(_report_alpha(quality.project), abs=1e-12)
 
 
 def test_a_damaged_row_is_rebuilt(quality):
     _fill(quality)
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     LabelCounts.objects.filter(project=quality.project).update(cells=b"\x00\x01\x02")
-    result = services.project_alpha_compute(project_id=quality.project.pk)
+    result = project_alpha_compute(project_id=quality.project.pk)
     assert result.rebuilt is True
     assert result.alpha.value == pytest.approx(_report_alpha(quality.project), abs=1e-12)
 
 
 def test_a_read_that_lost_the_race_leaves_the_newer_row(quality):
     _fill(quality)
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     stale = _kept(quality.project)
     annotations_make(noisy_rows(items_make(quality.batch, 4), quality.people, overlap=3, seed=2))
-    services.project_alpha_compute(project_id=quality.project.pk)  # moves the row on
+    project_alpha_compute(project_id=quality.project.pk)  # moves the row on
     newer = _kept(quality.project)
-    counts = services.label_counts_refresh(project_id=quality.project.pk).counts
-    services._label_counts_store(
+    counts = label_counts_refresh(project_id=quality.project.pk).counts
+    label_counts_store(
         quality.project.pk, stale, counts, through=stale.through_annotation_id, n_annotations=stale.n_annotations
     )
     assert _kept(quality.project).through_annotation_id == newer.through_annotation_id
@@ -225,10 +228,10 @@ def test_multi_choice_alpha_now_equals_the_report(multi):
         for person in multi.people[:3]:
             rows.append((item, person, sorted(set(rng.choice(keys, size=int(rng.integers(1, 3))).tolist()))))
     annotations_make(rows)
-    first = services.project_alpha_compute(project_id=multi.project.pk)
+    first = project_alpha_compute(project_id=multi.project.pk)
     assert first.alpha.value == pytest.approx(_report_alpha(multi.project), abs=1e-12)
     annotations_make([(items[0], multi.people[3], ["spam", "hate"])])  # a set in another key order
-    second = services.project_alpha_compute(project_id=multi.project.pk)
+    second = project_alpha_compute(project_id=multi.project.pk)
     assert second.rebuilt is False
     assert second.alpha.value == pytest.approx(_report_alpha(multi.project), abs=1e-12)
 
@@ -236,18 +239,18 @@ def test_multi_choice_alpha_now_equals_the_report(multi):
 def test_alpha_now_of_a_project_without_pairs_says_why(quality):
     items = items_make(quality.batch, 3)
     annotations_make([(item, quality.people[0], KEYS[0]) for item in items])
-    result = services.project_alpha_compute(project_id=quality.project.pk)
-    assert result.alpha.value is None and result.alpha.reason == agreement.NO_PAIRABLE
+    result = project_alpha_compute(project_id=quality.project.pk)
+    assert result.alpha.value is None and result.alpha.reason == NO_PAIRABLE
     assert result.alpha.n_single == 3
 
 
 def test_a_current_row_reads_in_a_fixed_number_of_queries(quality):
     _fill(quality)
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     annotations_make(noisy_rows(items_make(quality.batch, 30), quality.people, overlap=3, seed=8))
-    services.project_alpha_compute(project_id=quality.project.pk)
+    project_alpha_compute(project_id=quality.project.pk)
     with CaptureQueriesContext(connection) as queries:
-        services.project_alpha_compute(project_id=quality.project.pk)
+        project_alpha_compute(project_id=quality.project.pk)
     # project, label space (2), kept row, the count check, the settled id, the recent annotations, gold items
     assert len(queries) <= 9, [query["sql"][:80] for query in queries]
 

@@ -15,11 +15,16 @@ from annotation.services import assignment_next
 from core.errors import IllegalTransition, NotAllowed
 from projects import services as project_services
 from projects.models import Activity, Membership
-from quality import selectors
+from quality.selectors.accuracy import gold_accuracy, gold_accuracy_cached
+from quality.selectors.reports import (
+    agreement_report_is_stale,
+    project_annotation_state,
+    project_annotation_state_for_page,
+)
 from tests.quality.factories import annotations_make, items_make
 from workbench import rollups
-from workbench import services as workbench_services
 from workbench import tasks as project_tasks
+from workbench.services.progress import gold_pause_sweep
 
 NEXT = "/api/v1/assignments/next/"
 REINSTATE = "/api/v1/quality/reinstate/"
@@ -52,11 +57,11 @@ def test_the_sweep_pauses_only_when_the_project_says_so(quality):
     _gold(quality, person, right=4, wrong=8)
     quality.project.min_gold_accuracy = 0.8
     quality.project.save()
-    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == []  # the switch is off
+    assert gold_pause_sweep(project_id=quality.project.pk) == []  # the switch is off
     quality.project.pause_below_gold_bar = True
     quality.project.min_gold_accuracy = None
     quality.project.save()
-    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == []  # no bar to fall under
+    assert gold_pause_sweep(project_id=quality.project.pk) == []  # no bar to fall under
     assert _membership(quality.project, person).paused_at is None
 
 
@@ -66,14 +71,14 @@ def test_the_sweep_pauses_the_annotator_under_the_bar_once_and_says_why(quality)
     _gold(quality, low, right=4, wrong=8)  # 33% on 12: paused
     _gold(quality, good, right=11, wrong=1)  # 92%: fine
     _gold(quality, few, right=1, wrong=4)  # 20% but only 5 answers: not yet judged
-    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == [low.username]
+    assert gold_pause_sweep(project_id=quality.project.pk) == [low.username]
     membership = _membership(quality.project, low)
     assert membership.paused_at is not None
     assert membership.paused_reason == "gold accuracy 33% (4 of 12) is under the project's bar of 80%"
     assert _membership(quality.project, good).paused_at is None and _membership(quality.project, few).paused_at is None
     assert Activity.objects.filter(project=quality.project, verb="annotator.paused").count() == 1
     # Idempotent: already paused is left as it is.
-    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == []
+    assert gold_pause_sweep(project_id=quality.project.pk) == []
     assert Activity.objects.filter(project=quality.project, verb="annotator.paused").count() == 1
 
 
@@ -82,7 +87,7 @@ def test_a_paused_annotator_gets_no_work_and_is_told_why(quality, api_client):
     person = quality.people[0]
     items_make(quality.batch, 3)
     _gold(quality, person, right=2, wrong=10)
-    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
+    gold_pause_sweep(project_id=quality.project.pk)
     with pytest.raises(NotAllowed, match="paused on 'Quality': gold accuracy 17%"):
         assignment_next(project=quality.project, annotator=person)
     response = _token_client(api_client, person).post(NEXT, {"project": quality.project.pk}, format="json")
@@ -97,7 +102,7 @@ def test_reinstated_annotators_are_judged_on_their_gold_since(quality):
     person = quality.people[0]
     long_ago = timezone.now() - dt.timedelta(days=2)
     _gold(quality, person, right=2, wrong=10, at=long_ago)
-    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
+    gold_pause_sweep(project_id=quality.project.pk)
     project_services.annotator_reinstate(
         project=quality.project, annotator=person, actor=quality.lead, note="retrained on the guideline"
     )
@@ -107,10 +112,10 @@ def test_reinstated_annotators_are_judged_on_their_gold_since(quality):
     items_make(quality.batch, 2)
     assert assignment_next(project=quality.project, annotator=person) is not None
     # The old misses no longer count: still paused-free after a sweep.
-    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == []
+    assert gold_pause_sweep(project_id=quality.project.pk) == []
     # Good work since: still fine. Poor work since (10 new answers, 3 right): paused again.
     _gold(quality, person, right=3, wrong=7)
-    assert workbench_services.gold_pause_sweep(project_id=quality.project.pk) == [person.username]
+    assert gold_pause_sweep(project_id=quality.project.pk) == [person.username]
     assert _membership(quality.project, person).paused_reason.startswith("gold accuracy 30% (3 of 10)")
 
 
@@ -120,7 +125,7 @@ def test_only_a_lead_reinstates_and_only_a_paused_annotator(quality):
     with pytest.raises(IllegalTransition, match="is not paused"):
         project_services.annotator_reinstate(project=quality.project, annotator=person, actor=quality.lead)
     _gold(quality, person, right=0, wrong=12)
-    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
+    gold_pause_sweep(project_id=quality.project.pk)
     with pytest.raises(NotAllowed, match="may not reinstate"):
         project_services.annotator_reinstate(project=quality.project, annotator=person, actor=other)
     assert _membership(quality.project, person).paused_at is not None
@@ -130,7 +135,7 @@ def test_reinstate_over_the_api(quality, api_client):
     _pausing(quality.project)
     person = quality.people[0]
     _gold(quality, person, right=0, wrong=12)
-    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
+    gold_pause_sweep(project_id=quality.project.pk)
     url = f"{REINSTATE}?project={quality.project.pk}"
     response = _token_client(api_client, quality.people[1]).post(url, {"annotator": person.pk}, format="json")
     assert response.status_code == 403
@@ -150,7 +155,7 @@ def test_the_lead_sees_flagged_and_paused_annotators_and_reinstates_from_the_pag
     _pausing(quality.project)
     paused, flagged = quality.people[:2]
     _gold(quality, paused, right=0, wrong=12)
-    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
+    gold_pause_sweep(project_id=quality.project.pk)
     quality.project.pause_below_gold_bar = False
     quality.project.save()
     _gold(quality, flagged, right=5, wrong=7)  # flagged, not paused (the switch is off now)
@@ -184,35 +189,35 @@ def test_gold_accuracy_counts_answers_after_a_time_per_annotator(quality):
     before = timezone.now() - dt.timedelta(hours=1)
     _gold(quality, person, right=0, wrong=5, at=before - dt.timedelta(hours=1))
     _gold(quality, person, right=3, wrong=0)
-    row = selectors.gold_accuracy(project_id=quality.project.pk, answered_after={person.pk: before}).annotators[0]
+    row = gold_accuracy(project_id=quality.project.pk, answered_after={person.pk: before}).annotators[0]
     assert (row["n"], row["correct"]) == (3, 3)
-    row = selectors.gold_accuracy(project_id=quality.project.pk).annotators[0]
+    row = gold_accuracy(project_id=quality.project.pk).annotators[0]
     assert (row["n"], row["correct"]) == (8, 3)
 
 
 def test_cached_gold_figures_follow_new_answers_and_the_bar(quality, django_assert_max_num_queries):
     person = quality.people[0]
     _gold(quality, person, right=3, wrong=1)
-    first = selectors.gold_accuracy_cached(project_id=quality.project.pk)
+    first = gold_accuracy_cached(project_id=quality.project.pk)
     assert first.overall["n"] == 4
     with django_assert_max_num_queries(2):  # the project and the freshness check: nothing recomputed
-        assert selectors.gold_accuracy_cached(project_id=quality.project.pk) == first
+        assert gold_accuracy_cached(project_id=quality.project.pk) == first
     _gold(quality, person, right=0, wrong=2)
-    assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 6
+    assert gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 6
     quality.project.min_gold_accuracy = 0.9
     quality.project.save()
-    assert selectors.gold_accuracy_cached(project_id=quality.project.pk).bar == 0.9
+    assert gold_accuracy_cached(project_id=quality.project.pk).bar == 0.9
 
 
 def test_the_page_state_takes_the_reports_count_until_newer_work_arrives(quality, make_items):
     annotations_make([(make_items(quality.batch, 1)[0], quality.people[0], "hate")])
-    state = selectors.project_annotation_state(project_id=quality.project.pk)
+    state = project_annotation_state(project_id=quality.project.pk)
     report = SimpleNamespace(source_annotations=state["n"], source_last_submitted_at=state["last"])
-    assert selectors.project_annotation_state_for_page(project_id=quality.project.pk, report=report) == state
+    assert project_annotation_state_for_page(project_id=quality.project.pk, report=report) == state
     annotations_make([(make_items(quality.batch, 1)[0], quality.people[1], "spam")])
-    newer = selectors.project_annotation_state_for_page(project_id=quality.project.pk, report=report)
-    assert newer["n"] == -1 and selectors.agreement_report_is_stale(report, state=newer)
-    assert selectors.project_annotation_state_for_page(project_id=quality.project.pk, report=None)["n"] == -1
+    newer = project_annotation_state_for_page(project_id=quality.project.pk, report=report)
+    assert newer["n"] == -1 and agreement_report_is_stale(report, state=newer)
+    assert project_annotation_state_for_page(project_id=quality.project.pk, report=None)["n"] == -1
 
 
 def test_the_page_reads_gold_from_the_rollups_as_the_selector_computes_it(quality, settings):
@@ -226,12 +231,12 @@ def test_the_page_reads_gold_from_the_rollups_as_the_selector_computes_it(qualit
     _gold(quality, first, right=11, wrong=1)
     _gold(quality, second, right=3, wrong=9, at=long_ago)
     _gold(quality, third, right=2, wrong=3)
-    workbench_services.gold_pause_sweep(project_id=quality.project.pk)
+    gold_pause_sweep(project_id=quality.project.pk)
     project_services.annotator_reinstate(project=quality.project, annotator=second, actor=quality.lead)
     _gold(quality, second, right=4, wrong=1)  # since the reinstatement: 4 of 5
     rollups.rollup_refresh()
     page = project_gold_figures(project=quality.project)
-    exact = selectors.gold_accuracy(project_id=quality.project.pk)
+    exact = gold_accuracy(project_id=quality.project.pk)
     assert page.overall == exact.overall and page.since_reinstatement
     rows = {row["annotator_id"]: row for row in page.annotators}
     exact_rows = {row["annotator_id"]: {**row} for row in exact.annotators}
@@ -244,8 +249,8 @@ def test_the_page_reads_gold_from_the_rollups_as_the_selector_computes_it(qualit
 def test_a_busy_project_recomputes_page_figures_at_most_so_often(quality, make_items, settings):
     settings.QUORUM_PAGE_FIGURES_SECONDS = 60
     _gold(quality, quality.people[0], right=1, wrong=0)
-    assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 1
+    assert gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 1
     _gold(quality, quality.people[0], right=1, wrong=0)  # new work within the minute: figures kept
-    assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 1
+    assert gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 1
     settings.QUORUM_PAGE_FIGURES_SECONDS = 0  # the minute has passed
-    assert selectors.gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 2
+    assert gold_accuracy_cached(project_id=quality.project.pk).overall["n"] == 2

@@ -12,8 +12,22 @@ from django.utils import timezone
 
 from annotation.models import Annotation
 from projects.models import Membership, Project
-from quality import gold, selectors, services
+from quality import gold
 from quality.models import AgreementReport, AuditSample, QualityJob
+from quality.selectors.accuracy import audit_accuracy, gold_accuracy
+from quality.selectors.gate import NO_AUDIT, NO_GOLD, NO_REPORT, quality_gate, root_cause
+from quality.selectors.jobs import quality_job_status
+from quality.selectors.queues import adjudication_queue, audit_queue
+from quality.selectors.reports import (
+    agreement_report_is_stale,
+    agreement_report_latest,
+    agreement_report_latest_list,
+    agreement_report_list,
+    agreement_trend,
+)
+from quality.services.audits import review_record
+from quality.services.consensus import consensus_compute
+from quality.services.reports import agreement_report_compute
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import GuidelineFactory
 from tests.quality.factories import annotations_make, items_make, noisy_rows, quality_project
@@ -57,33 +71,33 @@ def test_agreement_report_latest_per_scope_and_trend(quality):
         window_end=start + dt.timedelta(days=2),
     )
 
-    latest = selectors.agreement_report_latest(project_id=project.pk)
+    latest = agreement_report_latest(project_id=project.pk)
     assert latest.alpha == 0.7  # the windowed project report does not stand for the whole project
-    assert selectors.agreement_report_latest(project_id=project.pk, scope="label", scope_key="hate") == newest_label
-    assert selectors.agreement_report_latest(project_id=project.pk, scope="window") == window
+    assert agreement_report_latest(project_id=project.pk, scope="label", scope_key="hate") == newest_label
+    assert agreement_report_latest(project_id=project.pk, scope="window") == window
     with CaptureQueriesContext(connection) as queries:
-        per_scope = selectors.agreement_report_latest_list(project_id=project.pk)
+        per_scope = agreement_report_latest_list(project_id=project.pk)
     assert len(queries) == 1
     assert sorted((r.scope, r.scope_key, r.alpha) for r in per_scope) == [
         ("label", "hate", 0.3), ("project", "", 0.7), ("project", "", 0.99), ("window", "", 0.9),
     ]  # fmt: skip
-    trend = selectors.agreement_trend(project_id=project.pk)
+    trend = agreement_trend(project_id=project.pk)
     assert [row["alpha"] for row in trend] == [0.5, 0.6, 0.7]
-    assert [row["alpha"] for row in selectors.agreement_trend(project_id=project.pk, limit=2)] == [0.6, 0.7]
+    assert [row["alpha"] for row in agreement_trend(project_id=project.pk, limit=2)] == [0.6, 0.7]
 
 
 def test_agreement_report_list_and_job_status_are_scoped_to_visible_projects(quality, other_lead):
     report = _report(quality.project, alpha=0.5)
     job = QualityJob.objects.create(project=quality.project, kind="agreement_report", status="running", progress=0.4)
-    assert list(selectors.agreement_report_list(user=quality.lead)) == [report]
-    assert list(selectors.agreement_report_list(user=other_lead)) == []
-    status = selectors.quality_job_status(user=quality.reviewer, job_id=job.pk)
+    assert list(agreement_report_list(user=quality.lead)) == [report]
+    assert list(agreement_report_list(user=other_lead)) == []
+    status = quality_job_status(user=quality.reviewer, job_id=job.pk)
     assert status == {
         "id": job.pk, "kind": "agreement_report", "status": "running", "progress": 0.4, "message": "", "error": "",
         "report_id": None, "result": {}, "finished": False,
     }  # fmt: skip
     with pytest.raises(QualityJob.DoesNotExist):
-        selectors.quality_job_status(user=other_lead, job_id=job.pk)
+        quality_job_status(user=other_lead, job_id=job.pk)
 
 
 # --- Queues -----------------------------------------------------------------------------------------
@@ -111,12 +125,12 @@ def test_audit_queue_for_a_reviewer(quality, lead):
     AuditSample.objects.filter(pk=samples[3].pk).update(reviewer=quality.reviewer)  # assigned to them
     AuditSample.objects.filter(pk=samples[0].pk).update(created_at=timezone.now() + dt.timedelta(minutes=1))
     with CaptureQueriesContext(connection) as queries:
-        queue = list(selectors.audit_queue(reviewer=quality.reviewer))
+        queue = list(audit_queue(reviewer=quality.reviewer))
         [sample.annotation.item.external_id for sample in queue]
     assert len(queries) == 1
     assert [s.pk for s in queue] == [samples[3].pk, samples[4].pk, samples[5].pk, samples[6].pk, samples[0].pk]
-    assert selectors.audit_queue(reviewer=quality.reviewer, project_id=other_project.pk).count() == 0
-    assert selectors.audit_queue(reviewer=quality.people[2]).count() == 0  # not a reviewer
+    assert audit_queue(reviewer=quality.reviewer, project_id=other_project.pk).count() == 0
+    assert audit_queue(reviewer=quality.people[2]).count() == 0  # not a reviewer
 
 
 def test_adjudication_queue_leaves_out_a_reviewers_own_items(quality):
@@ -124,12 +138,11 @@ def test_adjudication_queue_leaves_out_a_reviewers_own_items(quality):
     a, b = quality.people[:2]
     annotations_make([(item, a, "hate") for item in items] + [(item, b, "spam") for item in items])
     annotations_make([(items[2], quality.reviewer, "hate")])
-    services.consensus_compute(project_id=quality.project.pk, method="majority")
-    assert selectors.adjudication_queue(project_id=quality.project.pk).count() == 3
+    consensus_compute(project_id=quality.project.pk, method="majority")
+    assert adjudication_queue(project_id=quality.project.pk).count() == 3
     with CaptureQueriesContext(connection) as queries:
         queue = [
-            c.item.external_id
-            for c in selectors.adjudication_queue(project_id=quality.project.pk, reviewer=quality.reviewer)
+            c.item.external_id for c in adjudication_queue(project_id=quality.project.pk, reviewer=quality.reviewer)
         ]
     assert len(queries) == 1 and len(queue) == 2
 
@@ -154,7 +167,7 @@ def test_gold_accuracy_per_annotator_and_label_with_flags(quality):
             2: [("safe", "safe")] + [("violence", "hate")] * 4,  # 1/5: under the bar, too few to flag
         },
     )
-    figures = selectors.gold_accuracy(project_id=quality.project.pk)
+    figures = gold_accuracy(project_id=quality.project.pk)
     assert figures.bar == 0.8 and figures.min_items == quality.project.gold_min_items == 10
     rows = {row["annotator_id"]: row for row in figures.annotators}
     first, second, third = (rows[p.pk] for p in quality.people[:3])
@@ -174,17 +187,17 @@ def test_gold_accuracy_per_annotator_and_label_with_flags(quality):
 
 
 def test_gold_accuracy_without_a_bar_or_answers(quality):
-    empty = selectors.gold_accuracy(project_id=quality.project.pk)
+    empty = gold_accuracy(project_id=quality.project.pk)
     assert empty.overall == {"n": 0, "correct": 0, "accuracy": None, "low": None, "high": None}
     _gold_answers(quality, {0: [("hate", "spam")] * 12})
-    row = selectors.gold_accuracy(project_id=quality.project.pk).annotators[0]
+    row = gold_accuracy(project_id=quality.project.pk).annotators[0]
     assert row["accuracy"] == 0.0 and row["flagged"] is False  # no bar, nothing to flag against
 
 
 def test_gold_accuracy_accepts_any_of_several_gold_labels(quality):
     item = items_make(quality.batch, 0, gold=[["hate", "harassment"]])[0]
     annotations_make([(item, quality.people[0], "harassment"), (item, quality.people[1], "spam")])
-    figures = selectors.gold_accuracy(project_id=quality.project.pk)
+    figures = gold_accuracy(project_id=quality.project.pk)
     assert figures.overall["correct"] == 1 and figures.labels == [
         {"key": "hate", "n": 2, "correct": 1, "accuracy": 0.5, "low": pytest.approx(0.0945, abs=1e-4),
          "high": pytest.approx(0.9055, abs=1e-4)},
@@ -196,7 +209,7 @@ def test_gold_accuracy_of_a_multi_choice_schema(multi):
     a, b = multi.people[:2]
     annotations_make([(items[0], a, ["hate", "violence"]), (items[1], a, ["spam"])])
     annotations_make([(items[0], b, ["hate"]), (items[1], b, ["spam", "sexual"])])
-    figures = selectors.gold_accuracy(project_id=multi.project.pk)
+    figures = gold_accuracy(project_id=multi.project.pk)
     rows = {row["annotator_id"]: row for row in figures.annotators}
     assert rows[a.pk]["accuracy"] == 1.0 and rows[b.pk]["accuracy"] == 0.0  # exact set match
     labels = {row["key"]: row for row in figures.labels}
@@ -212,9 +225,7 @@ def _reviewed(quality, stratum, verdict, *, person=0, labels="hate", cause=""):
     annotation = annotations_make([(item, quality.people[person], labels)])[0]
     sample = AuditSample.objects.create(project=quality.project, annotation=annotation, stratum=stratum)
     correct = None if verdict == "correct" else ["spam"]
-    services.review_record(
-        sample=sample, reviewer=quality.reviewer, verdict=verdict, correct_labels=correct, error_cause=cause
-    )
+    review_record(sample=sample, reviewer=quality.reviewer, verdict=verdict, correct_labels=correct, error_cause=cause)
 
 
 def test_audit_accuracy_overall_comes_from_the_random_stratum_only(quality):
@@ -227,7 +238,7 @@ def test_audit_accuracy_overall_comes_from_the_random_stratum_only(quality):
     pending = annotations_make([(items_make(quality.batch, 1)[0], quality.people[2], "safe")])[0]
     AuditSample.objects.create(project=quality.project, annotation=pending, stratum="random")
     with CaptureQueriesContext(connection) as queries:
-        figures = selectors.audit_accuracy(project_id=quality.project.pk)
+        figures = audit_accuracy(project_id=quality.project.pk)
     assert len(queries) == 3
     assert (figures.overall["n"], figures.overall["correct"], figures.overall["accuracy"]) == (10, 8, 0.8)
     assert (figures.all_strata["n"], figures.all_strata["accuracy"]) == (16, 0.5)
@@ -245,7 +256,7 @@ def test_audit_accuracy_overall_comes_from_the_random_stratum_only(quality):
 
 
 def test_audit_accuracy_without_reviews(quality):
-    figures = selectors.audit_accuracy(project_id=quality.project.pk)
+    figures = audit_accuracy(project_id=quality.project.pk)
     assert figures.overall["accuracy"] is None and figures.annotators == [] and figures.pending == 0
 
 
@@ -257,33 +268,31 @@ def _agreeing(quality, *, items=20, accuracy=0.95, seed=0):
 
 
 def test_quality_gate_passes_without_bars(quality):
-    result = selectors.quality_gate(project_id=quality.project.pk)
+    result = quality_gate(project_id=quality.project.pk)
     assert result.passed and result.reasons == [] and [c.threshold for c in result.checks] == [None, None, None]
 
 
 def test_quality_gate_fails_with_every_missing_figure(quality):
     _bars(quality.project, min_alpha=0.6, min_gold_accuracy=0.8, min_audit_accuracy=0.9)
-    result = selectors.quality_gate(project_id=quality.project.pk)
+    result = quality_gate(project_id=quality.project.pk)
     assert not result.passed
-    assert result.reasons == [selectors.NO_REPORT, selectors.NO_GOLD, selectors.NO_AUDIT]
+    assert result.reasons == [NO_REPORT, NO_GOLD, NO_AUDIT]
 
 
 def test_quality_gate_alpha_reasons(quality):
     _bars(quality.project, min_alpha=0.6)
     same = items_make(quality.batch, 3)
     annotations_make([(item, person, "safe") for item in same for person in quality.people[:2]])
-    services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
-    assert selectors.quality_gate(project_id=quality.project.pk).reasons[0].startswith("alpha is undefined: every")
+    agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
+    assert quality_gate(project_id=quality.project.pk).reasons[0].startswith("alpha is undefined: every")
     _agreeing(quality, accuracy=0.3, seed=1)
-    report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
-    assert selectors.quality_gate(project_id=quality.project.pk).reasons == [
-        f"alpha {report.alpha:.3f} is under the bar 0.600"
-    ]
+    report = agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
+    assert quality_gate(project_id=quality.project.pk).reasons == [f"alpha {report.alpha:.3f} is under the bar 0.600"]
     _agreeing(quality, items=200, accuracy=1.0, seed=2)
-    result = selectors.quality_gate(project_id=quality.project.pk)
+    result = quality_gate(project_id=quality.project.pk)
     assert "older than the latest annotations; recompute it" in result.reasons[0]
-    services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
-    result = selectors.quality_gate(project_id=quality.project.pk)
+    agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
+    result = quality_gate(project_id=quality.project.pk)
     assert result.passed and result.checks[0].value > 0.6
 
 
@@ -292,7 +301,7 @@ def test_quality_gate_gold_and_audit_reasons_and_passing(quality):
     _gold_answers(quality, {0: [("hate", "hate")] * 3 + [("hate", "spam")] * 2})
     _reviewed(quality, "random", "correct")
     _reviewed(quality, "random", "incorrect", cause="careless")
-    result = selectors.quality_gate(project_id=quality.project.pk)
+    result = quality_gate(project_id=quality.project.pk)
     assert result.reasons == [
         "gold accuracy 0.600 is under the bar 0.800 (5 answers)",
         "audit accuracy 0.500 is under the bar 0.750 (2 reviewed random samples)",
@@ -302,7 +311,7 @@ def test_quality_gate_gold_and_audit_reasons_and_passing(quality):
         _reviewed(quality, "random", "correct")
     for _ in range(3):
         _reviewed(quality, "under_bar", "incorrect", cause="careless")  # targeted: not in the estimate
-    result = selectors.quality_gate(project_id=quality.project.pk)
+    result = quality_gate(project_id=quality.project.pk)
     assert result.passed and result.reasons == []
     assert [c.value for c in result.checks] == [None, pytest.approx(13 / 15), pytest.approx(5 / 6)]
 
@@ -318,9 +327,9 @@ def test_root_cause_gathers_labels_pairs_annotators_causes_and_guideline_version
     annotations_make(noisy_rows(items_make(quality.batch, 40), quality.people, accuracy=0.9, seed=4), guideline=v2)
     _gold_answers(quality, {3: [("hate", "spam")] * 10 + [("hate", "hate")] * 2})
     _reviewed(quality, "random", "incorrect", person=3, cause="misread_content")
-    report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
+    report = agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
 
-    cause = selectors.root_cause(project_id=quality.project.pk)
+    cause = root_cause(project_id=quality.project.pk)
     assert cause.report == report
     alphas = [row["alpha"] for row in cause.labels]
     assert alphas == sorted(alphas) and {row["key"] for row in cause.labels} == set(report.details["per_label_alpha"])
@@ -342,15 +351,15 @@ def test_root_cause_gathers_labels_pairs_annotators_causes_and_guideline_version
 
 
 def test_root_cause_without_a_report(quality):
-    cause = selectors.root_cause(project_id=quality.project.pk)
+    cause = root_cause(project_id=quality.project.pk)
     assert cause.report is None and cause.labels == [] and cause.annotators == []
     assert [row["alpha"] for row in cause.guideline_versions] == [None]
 
 
 def test_agreement_report_is_stale_follows_new_annotations(quality):
     _agreeing(quality, items=5)
-    report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
-    assert not selectors.agreement_report_is_stale(report)
+    report = agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
+    assert not agreement_report_is_stale(report)
     annotation = Annotation.objects.filter(project=quality.project).first()
     annotations_make([(annotation.item, quality.reviewer, "safe")])
-    assert selectors.agreement_report_is_stale(report)
+    assert agreement_report_is_stale(report)

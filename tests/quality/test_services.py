@@ -17,9 +17,19 @@ from annotation.models import Annotation
 from annotation.selectors import schema_version_current
 from core.errors import NotAllowed, QuorumError
 from projects.models import Membership, Project
-from quality import aggregation, agreement, encoding, figures, selectors, services
+from quality import aggregation, encoding, figures
+from quality.agreement.alpha import per_label_alpha
+from quality.agreement.matrices import multilabel_counts
 from quality.models import Adjudication, AgreementReport, AuditSample, Consensus, QualityJob, Review
 from quality.report import quality_report
+from quality.selectors.queues import adjudication_queue, consensus_final_labels
+from quality.selectors.reports import agreement_stale_project_ids
+from quality.services import jobs as job_services
+from quality.services import reports as report_services
+from quality.services.audits import audit_sample_draw, review_record, seeded_uniform
+from quality.services.consensus import adjudication_record, consensus_compute, consensus_enqueue
+from quality.services.jobs import JOB_STALE_AFTER
+from quality.services.reports import agreement_refresh, agreement_report_compute, agreement_report_enqueue
 from tests.accounts.factories import UserFactory
 from tests.annotation.factories import BatchFactory, GuidelineFactory
 from tests.quality.factories import (
@@ -124,7 +134,7 @@ def _json_close(a, b) -> bool:
 @pytest.mark.parametrize("reader", READERS)
 def test_agreement_report_figures_equal_the_core_functions(quality, reader):
     _fill(quality)
-    report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=200, seed=3, reader=reader)
+    report = agreement_report_compute(project_id=quality.project.pk, bootstrap=200, seed=3, reader=reader)
     oracle, annotator_ids = _oracle(_rows(quality.project), bootstrap=200, seed=3)
 
     assert _close(report.alpha, oracle.alpha.value)
@@ -152,7 +162,7 @@ def test_agreement_report_figures_equal_the_core_functions(quality, reader):
 
 def test_agreement_report_counts_what_went_in_and_leaves_gold_and_single_items_out(quality):
     _fill(quality, items=30, overlap=3)
-    report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
+    report = agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
     assert report.n_annotations == 30 * 3 + 4  # the gold items' ten answers are not in
     assert report.n_items == 34
     assert report.n_items_left_out == 4 and report.n_items_pairable == 30
@@ -166,27 +176,25 @@ def test_agreement_report_counts_what_went_in_and_leaves_gold_and_single_items_o
 @pytest.mark.parametrize("reader", READERS)
 def test_agreement_report_streamed_in_small_chunks_equals_one_shot(quality, reader):
     _fill(quality, items=40)
-    small = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=100, chunk_size=7, reader=reader)
-    whole = services.agreement_report_compute(
-        project_id=quality.project.pk, bootstrap=100, chunk_size=10**6, reader=reader
-    )
+    small = agreement_report_compute(project_id=quality.project.pk, bootstrap=100, chunk_size=7, reader=reader)
+    whole = agreement_report_compute(project_id=quality.project.pk, bootstrap=100, chunk_size=10**6, reader=reader)
     _same_report(small, whole)
 
 
 def test_agreement_report_readers_agree(quality):
     _fill(quality, items=40)
-    orm = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=100, reader="orm")
-    auto = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=100, reader="auto")
+    orm = agreement_report_compute(project_id=quality.project.pk, bootstrap=100, reader="orm")
+    auto = agreement_report_compute(project_id=quality.project.pk, bootstrap=100, reader="auto")
     _same_report(orm, auto)
 
 
 def test_agreement_report_query_count_does_not_grow_with_the_data(quality):
     _fill(quality, items=10)
     with CaptureQueriesContext(connection) as small:
-        services.agreement_report_compute(project_id=quality.project.pk, bootstrap=10, chunk_size=5)
+        agreement_report_compute(project_id=quality.project.pk, bootstrap=10, chunk_size=5)
     _fill(quality, items=80, seed=1)
     with CaptureQueriesContext(connection) as large:
-        services.agreement_report_compute(project_id=quality.project.pk, bootstrap=10, chunk_size=5)
+        agreement_report_compute(project_id=quality.project.pk, bootstrap=10, chunk_size=5)
     assert len(large) == len(small) <= 10
 
 
@@ -202,13 +210,13 @@ def test_agreement_report_of_a_multi_choice_schema(multi):
             chosen = {key for key in keys if (key in truth) != (rng.random() < 0.15)} or {keys[3]}
             rows.append((item, person, sorted(chosen, key=keys.index)))
     annotations_make(rows)
-    report = services.agreement_report_compute(project_id=multi.project.pk, bootstrap=100, seed=1)
+    report = agreement_report_compute(project_id=multi.project.pk, bootstrap=100, seed=1)
 
     db_rows = _rows(multi.project)
     items_codes, annotators, item_ids, annotator_ids = _codes(db_rows)
     indicator = encoding.label_indicator([row[2] for row in db_rows], keys)
-    present, per_item = agreement.multilabel_counts(items_codes, indicator, n_items=len(item_ids))
-    per_label = agreement.per_label_alpha(present, per_item)
+    present, per_item = multilabel_counts(items_codes, indicator, n_items=len(item_ids))
+    per_label = per_label_alpha(present, per_item)
     for key, value in zip(keys, per_label, strict=True):
         assert _close(report.details["per_label_alpha"][key], float(value))
     # The nominal value is the whole answer: one category per distinct set, numbered (size, labels).
@@ -244,7 +252,7 @@ def test_agreement_report_spans_schema_versions(quality):
     v2 = schema_version_current(schema_id=project.label_schema_id)
     annotations_make([(item, person, "scam") for item in items[3:] for person in quality.people[:2]], version=v2)
     annotations_make([(items[0], quality.people[2], "violence")], version=v1)
-    report = services.agreement_report_compute(project_id=project.pk, bootstrap=0)
+    report = agreement_report_compute(project_id=project.pk, bootstrap=0)
     assert report.details["label_keys"] == ["safe", "spam", "hate", "harassment", "scam", "violence"]
     assert report.n_annotations == 13
     assert report.details["per_label_alpha"]["violence"] is not None
@@ -256,12 +264,12 @@ def test_agreement_report_names_the_annotation_with_an_unknown_label(quality):
     bad = annotations_make([(items[0], quality.people[2], "nope")])[0]
     for reader in READERS:
         with pytest.raises(ValueError, match=rf"annotation {bad.pk}: unknown label key 'nope'"):
-            services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0, reader=reader)
+            agreement_report_compute(project_id=quality.project.pk, bootstrap=0, reader=reader)
     assert not AgreementReport.objects.exists()
 
 
 def test_agreement_report_of_a_project_without_annotations_is_empty_not_an_error(quality):
-    report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=50)
+    report = agreement_report_compute(project_id=quality.project.pk, bootstrap=50)
     assert (report.n_annotations, report.n_items, report.alpha, report.alpha_low) == (0, 0, None, None)
     assert "nothing to compare" in report.details["alpha"]["reason"]
 
@@ -269,7 +277,7 @@ def test_agreement_report_of_a_project_without_annotations_is_empty_not_an_error
 def test_agreement_report_undefined_alpha_says_why(quality):
     items = items_make(quality.batch, 5)
     annotations_make([(item, person, "safe") for item in items for person in quality.people[:3]])
-    report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=20)
+    report = agreement_report_compute(project_id=quality.project.pk, bootstrap=20)
     assert report.alpha is None and report.observed_agreement == 1.0
     assert "0/0" in report.details["alpha"]["reason"]
 
@@ -281,7 +289,7 @@ def test_agreement_report_batch_scope_measures_only_that_batch(quality):
     _fill(quality, items=20, seed=1)
     other = BatchFactory(project=quality.project)
     _fill(quality, items=25, seed=2, batch=other)
-    report = services.agreement_report_compute(
+    report = agreement_report_compute(
         project_id=quality.project.pk, scope="batch", scope_key=str(other.pk), bootstrap=50
     )
     oracle, _ = _oracle(_rows(quality.project, item__batch=other), bootstrap=50)
@@ -292,10 +300,8 @@ def test_agreement_report_batch_scope_measures_only_that_batch(quality):
 
 def test_agreement_report_label_scope_is_that_labels_binary_alpha(quality):
     _fill(quality, items=50)
-    project_report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
-    report = services.agreement_report_compute(
-        project_id=quality.project.pk, scope="label", scope_key="hate", bootstrap=100
-    )
+    project_report = agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
+    report = agreement_report_compute(project_id=quality.project.pk, scope="label", scope_key="hate", bootstrap=100)
     assert report.details["values"] == "binary" and report.details["categories"] == ["not hate", "hate"]
     assert _close(report.alpha, project_report.details["per_label_alpha"]["hate"])
     assert report.alpha_ordinal is None
@@ -305,7 +311,7 @@ def test_agreement_report_label_scope_is_that_labels_binary_alpha(quality):
 def test_agreement_report_annotator_scope_is_the_items_they_labelled(quality):
     _fill(quality, items=40)
     person = quality.people[1]
-    report = services.agreement_report_compute(
+    report = agreement_report_compute(
         project_id=quality.project.pk, scope="annotator", scope_key=str(person.pk), bootstrap=0
     )
     theirs = set(Annotation.objects.filter(annotator=person, item__is_gold=False).values_list("item_id", flat=True))
@@ -313,7 +319,7 @@ def test_agreement_report_annotator_scope_is_the_items_they_labelled(quality):
     assert report.n_items == len(theirs)
     assert _close(report.alpha, oracle.alpha.value)
     assert report.details["annotator"]["annotator_id"] == person.pk
-    project_report = services.agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
+    project_report = agreement_report_compute(project_id=quality.project.pk, bootstrap=0)
     row = next(r for r in project_report.details["annotators"] if r["annotator_id"] == person.pk)
     assert _close(report.details["annotator"]["agreement"], row["agreement"])  # the same leave-one-out figure
 
@@ -325,12 +331,10 @@ def test_agreement_report_guideline_version_scope_and_per_version_alpha(quality)
     first, second = items_make(quality.batch, 30), items_make(quality.batch, 30)
     annotations_make(noisy_rows(first, quality.people, accuracy=0.5, seed=1), guideline=v1)
     annotations_make(noisy_rows(second, quality.people, accuracy=0.95, seed=2), guideline=v2)
-    report = services.agreement_report_compute(
-        project_id=project.pk, scope="guideline_version", scope_key="2", bootstrap=0
-    )
+    report = agreement_report_compute(project_id=project.pk, scope="guideline_version", scope_key="2", bootstrap=0)
     oracle, _ = _oracle(_rows(project, guideline=v2), bootstrap=1)
     assert report.n_annotations == 90 and _close(report.alpha, oracle.alpha.value)
-    by_version = services.agreement_report_compute(project_id=project.pk, bootstrap=0).details["by_guideline_version"]
+    by_version = agreement_report_compute(project_id=project.pk, bootstrap=0).details["by_guideline_version"]
     assert set(by_version) == {"1", "2"}
     assert by_version["2"]["n_annotations"] == 90 and _close(by_version["2"]["alpha"], oracle.alpha.value)
     assert by_version["1"]["alpha"] < by_version["2"]["alpha"]
@@ -343,15 +347,13 @@ def test_agreement_report_window_scope_and_a_window_on_another_scope(quality):
     annotations_make(noisy_rows(old, quality.people, seed=1), submitted_at=january)
     annotations_make(noisy_rows(new, quality.people, seed=2), submitted_at=march)
     window = [dt.date(2026, 3, 1), dt.date(2026, 4, 1)]
-    report = services.agreement_report_compute(
-        project_id=quality.project.pk, scope="window", window=window, bootstrap=0
-    )
+    report = agreement_report_compute(project_id=quality.project.pk, scope="window", window=window, bootstrap=0)
     assert report.n_items == 20 and report.n_annotations == 60
     assert report.window_start == dt.datetime(2026, 3, 1, tzinfo=dt.UTC) and report.window_end.month == 4
     oracle, _ = _oracle(_rows(quality.project, submitted_at__gte=march - dt.timedelta(days=1)), bootstrap=1)
     assert _close(report.alpha, oracle.alpha.value)
     iso = ["2026-01-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00"]
-    batch_window = services.agreement_report_compute(
+    batch_window = agreement_report_compute(
         project_id=quality.project.pk, scope="batch", scope_key=str(quality.batch.pk), window=iso, bootstrap=0
     )
     assert batch_window.n_items == 20 and batch_window.window_start.month == 1
@@ -377,9 +379,9 @@ def test_agreement_report_window_scope_and_a_window_on_another_scope(quality):
 )
 def test_agreement_report_refuses_a_bad_scope(quality, scope, key, window, message):
     with pytest.raises(QuorumError, match=message.replace("[", r"\[").replace(")", r"\)")):
-        services.agreement_report_compute(project_id=quality.project.pk, scope=scope, scope_key=key, window=window)
+        agreement_report_compute(project_id=quality.project.pk, scope=scope, scope_key=key, window=window)
     with pytest.raises(QuorumError):
-        services.agreement_report_enqueue(
+        agreement_report_enqueue(
             project_id=quality.project.pk, actor=quality.lead, scope=scope, scope_key=key, window=window
         )
     assert not QualityJob.objects.exists() and not AgreementReport.objects.exists()
@@ -391,7 +393,7 @@ def test_agreement_report_refuses_a_bad_scope(quality, scope, key, window, messa
 def test_agreement_report_enqueue_runs_the_task_on_commit(quality, django_capture_on_commit_callbacks):
     _fill(quality, items=20)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        job = services.agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead, bootstrap=50)
+        job = agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead, bootstrap=50)
     assert len(callbacks) == 1
     job.refresh_from_db()
     assert job.status == QualityJob.Status.SUCCEEDED and job.progress == 1.0 and job.finished_at
@@ -402,35 +404,35 @@ def test_agreement_report_enqueue_runs_the_task_on_commit(quality, django_captur
 
 def test_agreement_report_enqueue_is_for_leads_and_folds_identical_requests(quality):
     with pytest.raises(NotAllowed, match="is not a lead"):
-        services.agreement_report_enqueue(project_id=quality.project.pk, actor=quality.people[0])
-    first = services.agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead)
-    again = services.agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead)
-    other = services.agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead, seed=1)
+        agreement_report_enqueue(project_id=quality.project.pk, actor=quality.people[0])
+    first = agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead)
+    again = agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead)
+    other = agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead, seed=1)
     assert again.pk == first.pk and other.pk != first.pk
-    QualityJob.objects.filter(pk=first.pk).update(created_at=timezone.now() - services.JOB_STALE_AFTER * 2)
-    assert services.agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead).pk != first.pk
+    QualityJob.objects.filter(pk=first.pk).update(created_at=timezone.now() - JOB_STALE_AFTER * 2)
+    assert agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead).pk != first.pk
     with pytest.raises(QuorumError, match="bootstrap"):
-        services.agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead, bootstrap=-1)
+        agreement_report_enqueue(project_id=quality.project.pk, actor=quality.lead, bootstrap=-1)
 
 
 def test_agreement_report_job_computed_twice_stores_one_report(quality):
     _fill(quality, items=10)
-    job = services.agreement_report_enqueue(project_id=quality.project.pk, actor=None, bootstrap=10)
-    report = services.agreement_report_compute(project_id=quality.project.pk, job_id=job.pk, bootstrap=10)
-    again = services.agreement_report_compute(project_id=quality.project.pk, job_id=job.pk, bootstrap=10)
+    job = agreement_report_enqueue(project_id=quality.project.pk, actor=None, bootstrap=10)
+    report = agreement_report_compute(project_id=quality.project.pk, job_id=job.pk, bootstrap=10)
+    again = agreement_report_compute(project_id=quality.project.pk, job_id=job.pk, bootstrap=10)
     assert again.pk == report.pk and AgreementReport.objects.count() == 1
 
 
 def test_agreement_report_killed_while_writing_leaves_no_report(quality, monkeypatch):
     _fill(quality, items=10)
-    job = services.agreement_report_enqueue(project_id=quality.project.pk, actor=None, bootstrap=10)
+    job = agreement_report_enqueue(project_id=quality.project.pk, actor=None, bootstrap=10)
 
     def crash(*args, **kwargs):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(services, "_job_succeed", crash)
+    monkeypatch.setattr(report_services, "job_succeed", crash)  # agreement_report_compute looks it up there
     with pytest.raises(RuntimeError):
-        services.agreement_report_compute(project_id=quality.project.pk, job_id=job.pk, bootstrap=10)
+        agreement_report_compute(project_id=quality.project.pk, job_id=job.pk, bootstrap=10)
     assert not AgreementReport.objects.exists()
     job.refresh_from_db()
     assert job.status == QualityJob.Status.RUNNING and job.report is None  # a re-delivery starts over
@@ -443,11 +445,11 @@ def test_agreement_report_progress_is_written_outside_the_report_transaction(lea
     project, people, batch = quality_project(lead=lead, annotators=4)
     items = items_make(batch, 30)
     annotations_make(noisy_rows(items, people))
-    job = services.agreement_report_enqueue(project_id=project.pk, actor=None, bootstrap=10)  # eager: runs at once
+    job = agreement_report_enqueue(project_id=project.pk, actor=None, bootstrap=10)  # eager: runs at once
     job.refresh_from_db()
     assert job.status == QualityJob.Status.SUCCEEDED
     seen = []
-    progress = services.quality_job_progress
+    progress = job_services.quality_job_progress
 
     def spy(**kwargs):
         seen.append((kwargs["progress"], connection.in_atomic_block))
@@ -455,9 +457,9 @@ def test_agreement_report_progress_is_written_outside_the_report_transaction(lea
         row = QualityJob.objects.values("progress", "status").get(pk=kwargs["job_id"])
         assert row["status"] == "running" and row["progress"] == pytest.approx(min(kwargs["progress"], 1.0))
 
-    monkeypatch.setattr(services, "quality_job_progress", spy)
+    monkeypatch.setattr(job_services, "quality_job_progress", spy)  # jobs.Progress writes through it
     fresh = QualityJob.objects.create(project=project, kind="agreement_report", params={})
-    services.agreement_report_compute(project_id=project.pk, job_id=fresh.pk, bootstrap=10, chunk_size=10)
+    agreement_report_compute(project_id=project.pk, job_id=fresh.pk, bootstrap=10, chunk_size=10)
     assert len(seen) >= 4  # three chunks read, then the computing and saving steps
     assert all(not in_atomic for _, in_atomic in seen)
     assert [p for p, _ in seen] == sorted(p for p, _ in seen)
@@ -473,15 +475,15 @@ def test_agreement_refresh_queues_reports_for_projects_with_new_annotations(
     annotations_make(noisy_rows(items_make(closed_batch, 5), closed_people))
     Project.objects.filter(pk=closed.pk).update(phase=Project.Phase.CLOSED)
     quality_project(lead=lead, name="Empty")  # no annotations: nothing to measure
-    assert selectors.agreement_stale_project_ids() == [quality.project.pk]
+    assert agreement_stale_project_ids() == [quality.project.pk]
     with django_capture_on_commit_callbacks(execute=True):
-        jobs = services.agreement_refresh()
+        jobs = agreement_refresh()
     assert len(jobs) == 1 and AgreementReport.objects.filter(project=quality.project).count() == 1
-    assert selectors.agreement_stale_project_ids() == []
+    assert agreement_stale_project_ids() == []
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.agreement_refresh() == []
+        assert agreement_refresh() == []
     annotations_make([(items_make(quality.batch, 1)[0], quality.people[0], "spam")])
-    assert selectors.agreement_stale_project_ids() == [quality.project.pk]
+    assert agreement_stale_project_ids() == [quality.project.pk]
 
 
 # --- Consensus and adjudication -------------------------------------------------------------------------
@@ -504,7 +506,7 @@ def _votes(quality):
 
 def test_consensus_majority_with_votes_ties_and_adjudication(quality):
     items = _votes(quality)
-    summary = services.consensus_compute(project_id=quality.project.pk, method="majority")
+    summary = consensus_compute(project_id=quality.project.pk, method="majority")
     assert summary == {
         "method": "majority", "items": 4, "needs_adjudication": 2, "ties": 1, "min_confidence": 0.8, "iterations": None,
     }  # fmt: skip
@@ -520,17 +522,17 @@ def test_consensus_sends_items_under_the_projects_own_threshold_to_adjudication(
     items = _votes(quality)
     quality.project.consensus_min_confidence = 0.6  # item 0's 2/3 majority is now enough
     quality.project.save()
-    summary = services.consensus_compute(project_id=quality.project.pk, method="majority")
+    summary = consensus_compute(project_id=quality.project.pk, method="majority")
     assert (summary["min_confidence"], summary["needs_adjudication"]) == (0.6, 1)
     assert not Consensus.objects.get(item=items[0]).needs_adjudication
-    job = services.consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, method="majority")
+    job = consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, method="majority")
     assert job.params == {"method": "majority", "min_confidence": 0.6}
 
 
 def test_consensus_dawid_skene_equals_the_core_and_recomputing_updates_in_place(quality):
     regular = items_make(quality.batch, 40)
     annotations_make(noisy_rows(regular, quality.people, accuracy=0.7, seed=4))
-    services.consensus_compute(project_id=quality.project.pk, method="dawid_skene", min_confidence=0.9)
+    consensus_compute(project_id=quality.project.pk, method="dawid_skene", min_confidence=0.9)
     rows = _rows(quality.project)
     items, annotators, item_ids, annotator_ids = _codes(rows)
     labels = encoding.label_codes([row[2] for row in rows], KEYS)
@@ -544,7 +546,7 @@ def test_consensus_dawid_skene_equals_the_core_and_recomputing_updates_in_place(
         assert stored[item_id].needs_adjudication == bool(estimate.confidence[code] < 0.9 or stored[item_id].tie)
     done = set(Annotation.objects.filter(item=regular[0]).values_list("annotator_id", flat=True))
     annotations_make([(regular[0], p, "violence") for p in quality.people if p.pk not in done])
-    services.consensus_compute(project_id=quality.project.pk, method="majority")
+    consensus_compute(project_id=quality.project.pk, method="majority")
     assert Consensus.objects.filter(project=quality.project).count() == 40
     assert Consensus.objects.get(item=regular[0]).n_annotations == 5
 
@@ -558,42 +560,42 @@ def test_consensus_of_a_multi_choice_schema_is_label_by_label(multi):
             (split, a, ["sexual"]), (split, b, ["spam"]),
         ]
     )  # fmt: skip
-    services.consensus_compute(project_id=multi.project.pk, method="majority")
+    consensus_compute(project_id=multi.project.pk, method="majority")
     first = Consensus.objects.get(item=item)
     assert first.labels == ["hate"] and first.votes == {"hate": 3, "violence": 1, "spam": 1}
     assert first.confidence == pytest.approx(2 / 3)  # violence and spam: 2 of 3 said no
     second = Consensus.objects.get(item=split)
     assert second.tie and second.needs_adjudication  # one yes, one no on sexual and on spam
-    summary = services.consensus_compute(project_id=multi.project.pk, method="dawid_skene")
+    summary = consensus_compute(project_id=multi.project.pk, method="dawid_skene")
     assert summary["items"] == 2 and summary["iterations"] >= 1
 
 
 def test_consensus_enqueue_runs_on_commit_and_refuses_bad_parameters(quality, django_capture_on_commit_callbacks):
     _votes(quality)
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, method="majority")
+        job = consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, method="majority")
     job.refresh_from_db()
     assert job.status == "succeeded" and job.result["items"] == 4 and job.kind == "consensus"
     with pytest.raises(QuorumError, match="method"):
-        services.consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, method="vote")
+        consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, method="vote")
     with pytest.raises(QuorumError, match="min_confidence"):
-        services.consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, min_confidence=2)
+        consensus_enqueue(project_id=quality.project.pk, actor=quality.lead, min_confidence=2)
     with pytest.raises(NotAllowed):
-        services.consensus_enqueue(project_id=quality.project.pk, actor=quality.reviewer)
+        consensus_enqueue(project_id=quality.project.pk, actor=quality.reviewer)
 
 
 def test_adjudication_record_settles_an_item_and_empties_the_queue(quality):
     items = _votes(quality)
-    services.consensus_compute(project_id=quality.project.pk, method="majority")
-    queue = list(selectors.adjudication_queue(project_id=quality.project.pk))
+    consensus_compute(project_id=quality.project.pk, method="majority")
+    queue = list(adjudication_queue(project_id=quality.project.pk))
     assert [c.item_id for c in queue] == [items[2].pk, items[0].pk]  # least confident first
-    adjudication = services.adjudication_record(
+    adjudication = adjudication_record(
         item=items[2], reviewer=quality.reviewer, labels=["hate"], reason="a slur aimed at a group"
     )
     assert adjudication.project == quality.project and adjudication.labels == ["hate"]
-    assert [c.item_id for c in selectors.adjudication_queue(project_id=quality.project.pk)] == [items[0].pk]
-    services.adjudication_record(item=items[2], reviewer=quality.lead, labels="harassment")  # a correction
-    final = {c.item_id: c for c in selectors.consensus_final_labels(project_id=quality.project.pk)}
+    assert [c.item_id for c in adjudication_queue(project_id=quality.project.pk)] == [items[0].pk]
+    adjudication_record(item=items[2], reviewer=quality.lead, labels="harassment")  # a correction
+    final = {c.item_id: c for c in consensus_final_labels(project_id=quality.project.pk)}
     assert final[items[2].pk].adjudicated_labels == ["harassment"]
     assert final[items[1].pk].adjudicated_labels is None
 
@@ -614,14 +616,14 @@ def test_adjudication_record_refuses(quality, who, labels, error, message):
     Membership.objects.create(project=quality.project, user=author, role=Membership.Role.REVIEWER)
     user = {"annotator": quality.people[4], "author": author, "reviewer": quality.reviewer}[who]
     with pytest.raises(error, match=message):
-        services.adjudication_record(item=items[0], reviewer=user, labels=labels)
+        adjudication_record(item=items[0], reviewer=user, labels=labels)
     assert not Adjudication.objects.exists()
 
 
 def test_adjudication_record_refuses_gold_items(quality):
     gold = items_make(quality.batch, 0, gold=[["hate"]])[0]
     with pytest.raises(QuorumError, match="gold item"):
-        services.adjudication_record(item=gold, reviewer=quality.reviewer, labels=["hate"])
+        adjudication_record(item=gold, reviewer=quality.reviewer, labels=["hate"])
 
 
 # --- Audits ---------------------------------------------------------------------------------------------
@@ -644,7 +646,7 @@ def _audit_data(quality, *, per_annotator: int = 120):
 
 def test_audit_sample_draw_strata(quality):
     _audit_data(quality)
-    samples = services.audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7, actor=quality.lead)
+    samples = audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7, actor=quality.lead)
     assert len(samples) == AuditSample.objects.count() and samples[0].pk is not None
     by_stratum = {}
     for sample in AuditSample.objects.select_related("annotation"):
@@ -652,7 +654,7 @@ def test_audit_sample_draw_strata(quality):
     # Random: exactly the annotations whose fixed coin is under the share, whoever wrote them.
     regular = Annotation.objects.filter(project=quality.project, item__is_gold=False)
     ids = np.array(sorted(regular.values_list("id", flat=True)))
-    expected = set(ids[services.seeded_uniform(ids, 7) < 0.1].tolist())
+    expected = set(ids[seeded_uniform(ids, 7) < 0.1].tolist())
     assert {a.pk for a in by_stratum["random"]} == expected
     assert 0.05 * len(ids) < len(expected) < 0.15 * len(ids)
     # Targeted: the annotator under the gold bar and the new one get three times the share.
@@ -670,11 +672,11 @@ def test_audit_sample_draw_strata(quality):
 
 def test_audit_sample_draw_is_idempotent_and_draws_new_annotations_later(quality):
     _audit_data(quality)
-    first = services.audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7)
-    assert services.audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7) == []
+    first = audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7)
+    assert audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7) == []
     late = items_make(quality.batch, 60)
     annotations_make([(item, quality.people[0], "safe") for item in late])
-    second = services.audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7)
+    second = audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7)
     # The random stratum's coin falls only on the new annotations; a cell's top-up may also take
     # older annotations of the cell that were never drawn.
     assert {s.annotation.item_id for s in second if s.stratum == "random"} <= {item.pk for item in late}
@@ -686,13 +688,13 @@ def test_audit_sample_draw_is_idempotent_and_draws_new_annotations_later(quality
 @pytest.mark.parametrize("share", [0, -0.1, 1.5, True, "0.1"])
 def test_audit_sample_draw_refuses_a_bad_share(quality, share):
     with pytest.raises(QuorumError, match="share"):
-        services.audit_sample_draw(project_id=quality.project.pk, share=share)
+        audit_sample_draw(project_id=quality.project.pk, share=share)
 
 
 def test_audit_sample_draw_is_for_leads(quality):
     with pytest.raises(NotAllowed):
-        services.audit_sample_draw(project_id=quality.project.pk, share=0.1, actor=quality.reviewer)
-    assert services.audit_sample_draw(project_id=quality.project.pk, share=0.1, actor=quality.lead) == []
+        audit_sample_draw(project_id=quality.project.pk, share=0.1, actor=quality.reviewer)
+    assert audit_sample_draw(project_id=quality.project.pk, share=0.1, actor=quality.lead) == []
 
 
 def _sample(quality, labels="hate", author=0, stratum=AuditSample.Stratum.RANDOM):
@@ -703,13 +705,13 @@ def _sample(quality, labels="hate", author=0, stratum=AuditSample.Stratum.RANDOM
 
 def test_review_record_correct_and_incorrect(quality):
     sample = _sample(quality)
-    review = services.review_record(sample=sample, reviewer=quality.reviewer, verdict="correct", note=" fine ")
+    review = review_record(sample=sample, reviewer=quality.reviewer, verdict="correct", note=" fine ")
     assert (review.correct_labels, review.error_cause, review.note) == (["hate"], "", "fine")
     sample.refresh_from_db()
     assert sample.status == "reviewed" and sample.reviewer == quality.reviewer
-    assert services.review_record(sample=sample, reviewer=quality.reviewer, verdict="correct").pk == review.pk
+    assert review_record(sample=sample, reviewer=quality.reviewer, verdict="correct").pk == review.pk
     with pytest.raises(QuorumError, match="already reviewed by reviewer"):
-        services.review_record(
+        review_record(
             sample=sample,
             reviewer=quality.reviewer,
             verdict="incorrect",
@@ -717,7 +719,7 @@ def test_review_record_correct_and_incorrect(quality):
             error_cause="careless",
         )
     wrong = _sample(quality)
-    review = services.review_record(
+    review = review_record(
         sample=wrong,
         reviewer=quality.lead,
         verdict="incorrect",
@@ -746,7 +748,7 @@ def test_review_record_correct_and_incorrect(quality):
 def test_review_record_refuses_an_inconsistent_verdict(quality, kwargs, message):
     sample = _sample(quality)
     with pytest.raises(QuorumError, match=message):
-        services.review_record(sample=sample, reviewer=quality.reviewer, **kwargs)
+        review_record(sample=sample, reviewer=quality.reviewer, **kwargs)
     assert not Review.objects.exists()
     sample.refresh_from_db()
     assert sample.status == "pending"
@@ -755,29 +757,29 @@ def test_review_record_refuses_an_inconsistent_verdict(quality, kwargs, message)
 def test_review_record_permissions(quality):
     sample = _sample(quality, author=0)
     with pytest.raises(NotAllowed, match="is not a reviewer"):
-        services.review_record(sample=sample, reviewer=quality.people[1], verdict="correct")
+        review_record(sample=sample, reviewer=quality.people[1], verdict="correct")
     with pytest.raises(NotAllowed, match="is not a reviewer"):
-        services.review_record(sample=sample, reviewer=UserFactory(), verdict="correct")
+        review_record(sample=sample, reviewer=UserFactory(), verdict="correct")
     Membership.objects.create(project=quality.project, user=quality.people[0], role=Membership.Role.REVIEWER)
     with pytest.raises(NotAllowed, match="another reviewer audits it"):
-        services.review_record(sample=sample, reviewer=quality.people[0], verdict="correct")
+        review_record(sample=sample, reviewer=quality.people[0], verdict="correct")
     other = UserFactory()
     Membership.objects.create(project=quality.project, user=other, role=Membership.Role.REVIEWER)
     AuditSample.objects.filter(pk=sample.pk).update(reviewer=other)
     with pytest.raises(NotAllowed, match="assigned to another reviewer"):
-        services.review_record(sample=sample, reviewer=quality.reviewer, verdict="correct")
-    assert services.review_record(sample=sample, reviewer=other, verdict="correct").reviewer == other
+        review_record(sample=sample, reviewer=quality.reviewer, verdict="correct")
+    assert review_record(sample=sample, reviewer=other, verdict="correct").reviewer == other
     Membership.objects.filter(user=quality.reviewer).update(is_active=False)
     former = type(quality.reviewer).objects.get(pk=quality.reviewer.pk)  # roles are cached per user object
     with pytest.raises(NotAllowed):
-        services.review_record(sample=_sample(quality), reviewer=former, verdict="correct")
+        review_record(sample=_sample(quality), reviewer=former, verdict="correct")
 
 
 def test_review_record_of_a_multi_choice_annotation(multi):
     item = items_make(multi.batch, 1)[0]
     annotation = annotations_make([(item, multi.people[0], ["hate"])])[0]
     sample = AuditSample.objects.create(project=multi.project, annotation=annotation, stratum="random")
-    review = services.review_record(
+    review = review_record(
         sample=sample,
         reviewer=multi.reviewer,
         verdict="incorrect",
@@ -790,9 +792,9 @@ def test_review_record_of_a_multi_choice_annotation(multi):
 def test_review_record_keeps_one_review_per_sample(quality):
     sample = _sample(quality)
     with transaction.atomic():
-        services.review_record(sample=sample, reviewer=quality.reviewer, verdict="correct")
+        review_record(sample=sample, reviewer=quality.reviewer, verdict="correct")
         with pytest.raises(QuorumError, match="already reviewed"):
-            services.review_record(
+            review_record(
                 sample=sample,
                 reviewer=quality.lead,
                 verdict="incorrect",
@@ -817,6 +819,6 @@ def test_figures_accumulator_rejects_unordered_chunks():
 
 
 def test_report_and_consensus_of_an_empty_multi_choice_project(multi):
-    report = services.agreement_report_compute(project_id=multi.project.pk, bootstrap=10)
+    report = agreement_report_compute(project_id=multi.project.pk, bootstrap=10)
     assert (report.n_items, report.alpha, report.details["values"]) == (0, None, "sets")
-    assert services.consensus_compute(project_id=multi.project.pk)["items"] == 0
+    assert consensus_compute(project_id=multi.project.pk)["items"] == 0

@@ -6,8 +6,9 @@ import pytest
 from django.db import OperationalError
 
 from config import celery_app
-from quality import figures, services, tasks
+from quality import figures, tasks
 from quality.models import AgreementReport, AuditSample, Consensus, QualityJob
+from quality.services import reports as report_services
 from tests.quality.factories import annotations_make, items_make, noisy_rows
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +70,7 @@ def test_agreement_report_task_retries_a_lost_database_then_fails_the_job(qualit
         calls.append(kwargs)
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services, "agreement_report_compute", lost)
+    monkeypatch.setattr(report_services, "agreement_report_compute", lost)  # the task looks it up there
     monkeypatch.setattr(tasks.agreement_report_compute, "default_retry_delay", 0)
     # Eager retries run in place; Celery re-applies each with the app's propagate setting.
     monkeypatch.setattr(celery_app.conf, "task_eager_propagates", False)

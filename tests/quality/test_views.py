@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from annotation.models import Guideline
 from projects.models import Membership
-from quality import services
 from quality.models import AuditSample, QualityJob, Review
+from quality.services.audits import review_record
+from quality.services.reports import agreement_report_compute
 from tests.accounts.test_views import assert_csp_clean
 from tests.quality.factories import annotations_make, noisy_rows
 from tests.quality.factories import quality_project as make_quality_project
@@ -36,7 +37,7 @@ def rated(quality, make_items):
     """The quality project with 30 items rated by three annotators each and a project report."""
     items = make_items(quality.batch, 30)
     annotations_make(noisy_rows(items, quality.people, accuracy=0.8, seed=1))
-    services.agreement_report_compute(project_id=quality.project.pk, bootstrap=50)
+    agreement_report_compute(project_id=quality.project.pk, bootstrap=50)
     return quality
 
 
@@ -79,7 +80,7 @@ def test_the_section_loads_alpha_as_of_now_after_the_page(client, rated, make_it
     annotations_make([(make_items(rated.batch, 1)[0], rated.people[0], "spam")])  # one single-annotated
     response = client.get(url, **HTMX)
     assert response.status_code == 200
-    fresh = services.agreement_report_compute(project_id=rated.project.pk, bootstrap=0)
+    fresh = agreement_report_compute(project_id=rated.project.pk, bootstrap=0)
     html = _html(response)
     assert f"<strong>{fresh.alpha:.3f}</strong>" in html
     assert "over 36 items and 109 annotations, 1 single-annotated item left out" in html
@@ -167,7 +168,7 @@ def test_job_status_of_another_project_is_404(client, rated, lead):
 def test_root_cause_page_shows_the_tables_escaped(client, rated, make_items):
     Guideline.objects.filter(project=rated.project).update(note=HOSTILE)
     sample = _samples(rated, make_items, 1)[0]
-    services.review_record(
+    review_record(
         sample=sample, reviewer=rated.reviewer, verdict="incorrect", correct_labels="hate", error_cause="careless"
     )
     client.force_login(rated.lead)

@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import NotAllowed, QuorumError
 from projects.models import Activity, DailyRollup, DataRequest, Project, RequestComment
 from tests.accounts.factories import PASSWORD, TeamFactory, UserFactory
 from tests.annotation.factories import schema_with_labels
 from tests.projects.factories import DataRequestFactory, ProjectFactory
-from workbench import services
+from workbench.services.datarequests import datarequest_accept, request_comment_add
 
 pytestmark = pytest.mark.django_db
 
@@ -311,12 +312,12 @@ def test_request_comment_refuses_empty_or_long_bodies(api_client, requester, pay
 
 def test_request_comment_service_checks_body_and_role(requester, annotator):
     data_request = DataRequestFactory(requester=requester)
-    with pytest.raises(services.QuorumError, match="body: write something"):
-        services.request_comment_add(data_request=data_request, author=requester, body=" ")
-    with pytest.raises(services.QuorumError, match="more than the 5000 allowed"):
-        services.request_comment_add(data_request=data_request, author=requester, body="x" * 5001)
-    with pytest.raises(services.NotAllowed, match="may not comment"):
-        services.request_comment_add(data_request=data_request, author=annotator, body="hi")
+    with pytest.raises(QuorumError, match="body: write something"):
+        request_comment_add(data_request=data_request, author=requester, body=" ")
+    with pytest.raises(QuorumError, match="more than the 5000 allowed"):
+        request_comment_add(data_request=data_request, author=requester, body="x" * 5001)
+    with pytest.raises(NotAllowed, match="may not comment"):
+        request_comment_add(data_request=data_request, author=annotator, body="hi")
     assert not RequestComment.objects.exists() and not Activity.objects.filter(verb="request.commented").exists()
 
 
@@ -345,7 +346,7 @@ def test_request_comments_list_query_count_is_flat(api_client, django_assert_num
     data_request = DataRequestFactory(requester=requester)
     for n in range(6):
         author = requester if n % 2 else lead
-        services.request_comment_add(data_request=data_request, author=author, body=f"message {n}")
+        request_comment_add(data_request=data_request, author=author, body=f"message {n}")
     client = _as(api_client, requester)
     # the request; the count; the page of comments with their authors
     with django_assert_num_queries(3):
@@ -364,7 +365,7 @@ def test_request_flow_with_a_token(api_client, requester, lead, full_payload):
     assert api_client.get(f"{REQUESTS}{request_id}/").json()["stage"] == "submitted"
     comment = api_client.post(f"{REQUESTS}{request_id}/comments/", {"body": "Deadline is firm."}, format="json")
     assert comment.status_code == 201
-    services.datarequest_accept(data_request=DataRequest.objects.get(pk=request_id), actor=lead)
+    datarequest_accept(data_request=DataRequest.objects.get(pk=request_id), actor=lead)
     followed = api_client.get(f"{REQUESTS}{request_id}/").json()
     assert followed["stage"] == "accepted" and followed["project_status"]["phase"] == "requirements"
     assert api_client.get(f"{REQUESTS}{request_id}/comments/").json()["count"] == 1

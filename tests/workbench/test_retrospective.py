@@ -10,7 +10,9 @@ from django.urls import reverse
 from core.errors import NotAllowed
 from projects.models import DailyRollup
 from tests.projects.factories import BlockerFactory, MilestoneFactory
-from workbench import retrospective, services
+from workbench import retrospective
+from workbench.services.blockers import blocker_resolve
+from workbench.services.lifecycle import project_transition
 
 pytestmark = pytest.mark.django_db
 
@@ -19,11 +21,11 @@ def test_retrospective_markdown_has_plan_against_actual_blockers_and_lessons(lea
     MilestoneFactory(project=project, name="Pilot | done", planned_date=dt.date(2026, 3, 1),
                      actual_date=dt.date(2026, 3, 4))  # fmt: skip
     blocker = BlockerFactory(project=project, title="No PT annotators")
-    services.blocker_resolve(blocker=blocker, actor=lead, resolution="Hired two\nvia agency")
+    blocker_resolve(blocker=blocker, actor=lead, resolution="Hired two\nvia agency")
     DailyRollup.objects.create(project=project, day=dt.date(2026, 3, 2), annotations=120, items_completed=40,
                                gold_answered=10, gold_correct=8, time_histogram=[0, 0, 0, 0, 0, 0, 0, 5])  # fmt: skip
     DailyRollup.objects.create(project=project, day=dt.date(2026, 3, 4), annotations=80)
-    project = services.project_transition(project=project, to_phase="pilot", actor=lead)
+    project = project_transition(project=project, to_phase="pilot", actor=lead)
     retrospective.project_lessons_update(project=project, lessons="Plan Portuguese staffing early.", actor=lead)
 
     retro = retrospective.retrospective_get(project=project)

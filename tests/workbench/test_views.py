@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import User
+from annotation import selectors as annotation_selectors
 from annotation import services as annotation_services
 from annotation.models import Flag, ImportJob, Item
 from projects.models import Blocker, DataRequest, Membership, Project
@@ -19,7 +20,9 @@ from tests.accounts.factories import TeamFactory, UserFactory
 from tests.accounts.test_views import assert_csp_clean
 from tests.annotation.factories import BatchFactory, ItemFactory
 from tests.projects.factories import BlockerFactory, DataRequestFactory, MilestoneFactory, ProjectFactory
-from workbench import rollups, services
+from workbench import rollups
+from workbench.services.blockers import blocker_resolve
+from workbench.services.datarequests import datarequest_accept, datarequest_reject
 
 pytestmark = pytest.mark.django_db
 
@@ -179,7 +182,7 @@ def test_project_page_query_count_does_not_grow_with_blockers(
     for n in range(4):
         MilestoneFactory(project=project)
         BlockerFactory(project=project, owner=annotator, title=f"Open {n}")
-        services.blocker_resolve(blocker=BlockerFactory(project=project), actor=lead, resolution="done")
+        blocker_resolve(blocker=BlockerFactory(project=project), actor=lead, resolution="done")
         Membership.objects.create(project=project, user=UserFactory(), role=Membership.Role.ANNOTATOR)
         _flag(project, annotator, answered_by=lead if n % 2 else None)
         ImportJob.objects.create(
@@ -214,7 +217,7 @@ def test_project_page_404_for_missing_project(client, lead):
 
 def test_project_page_is_visible_to_the_requesting_team_read_only(client, lead, requester):
     data_request = DataRequestFactory(requester=requester)
-    project = services.datarequest_accept(data_request=data_request, actor=lead)
+    project = datarequest_accept(data_request=data_request, actor=lead)
     outsider = UserFactory(username="outsider", role=User.Role.REQUESTER, team=TeamFactory(slug="other"))
     client.force_login(requester)
     html = _html(client.get(project.get_absolute_url()))
@@ -309,7 +312,7 @@ def test_blocker_owner_must_be_a_member(client, lead, project):
 
 
 def test_blocker_open_is_refused_to_the_requesting_team(client, lead, requester):
-    project = services.datarequest_accept(data_request=DataRequestFactory(requester=requester), actor=lead)
+    project = datarequest_accept(data_request=DataRequestFactory(requester=requester), actor=lead)
     client.force_login(requester)
     response = client.post(
         reverse("projects:blocker_open", args=[project.pk]), {"title": "x", "kind": "blocker", "severity": "2"}
@@ -406,9 +409,9 @@ def test_request_detail_of_another_team_is_404(client, requester):
 
 def test_request_detail_shows_rejection_reason_and_accepted_project(client, lead, requester):
     rejected = DataRequestFactory(requester=requester)
-    services.datarequest_reject(data_request=rejected, actor=lead, reason="Out of policy scope")
+    datarequest_reject(data_request=rejected, actor=lead, reason="Out of policy scope")
     accepted = DataRequestFactory(requester=requester)
-    project = services.datarequest_accept(data_request=accepted, actor=lead)
+    project = datarequest_accept(data_request=accepted, actor=lead)
     client.force_login(requester)
     html = _html(client.get(rejected.get_absolute_url()))
     assert "Why it was rejected" in html and "Out of policy scope" in html
@@ -727,7 +730,7 @@ def _job(project, lead, **fields):
 
 def test_import_status_polls_while_running_with_progress_from_the_cache(client, lead, project):
     job = _job(project, lead, status=ImportJob.Status.RUNNING)
-    cache.set(annotation_services._import_progress_key(job.pk), 1500)
+    cache.set(annotation_selectors.import_progress_key(job.pk), 1500)
     url = reverse("projects:import_status", args=[project.pk, job.pk])
     client.force_login(lead)
     response = client.get(url, HTTP_HX_REQUEST="true")
@@ -736,7 +739,7 @@ def test_import_status_polls_while_running_with_progress_from_the_cache(client, 
     assert f'hx-get="{url}" hx-trigger="every 1s" hx-swap="outerHTML"' in html
     assert "<dd>1500</dd>" in html and "<progress" in html and "Items created" not in html
     assert "<html" not in html and "HX-Request" in response["Vary"]
-    cache.delete(annotation_services._import_progress_key(job.pk))
+    cache.delete(annotation_selectors.import_progress_key(job.pk))
 
 
 def test_import_status_stops_polling_when_finished(client, lead, project):

@@ -10,8 +10,9 @@ from rest_framework import serializers
 from accounts.models import User
 from projects.models import Blocker, DataRequest, Project, RequestComment
 from projects.serializers import VisibleProjectField
-from workbench import services
 from workbench.forecast import Status as ForecastStatus
+from workbench.services.datarequests import REQUEST_COMMENT_MAX_LENGTH
+from workbench.services.lifecycle import PROJECT_SETTINGS, project_next_phases
 
 
 class UserSummarySerializer(serializers.ModelSerializer):
@@ -189,15 +190,15 @@ class RequestCommentSerializer(serializers.ModelSerializer):
 
 class RequestCommentCreateSerializer(serializers.Serializer):
     body = serializers.CharField(
-        max_length=services.REQUEST_COMMENT_MAX_LENGTH,
-        help_text=f"The message (plain text, up to {services.REQUEST_COMMENT_MAX_LENGTH} characters).",
+        max_length=REQUEST_COMMENT_MAX_LENGTH,
+        help_text=f"The message (plain text, up to {REQUEST_COMMENT_MAX_LENGTH} characters).",
     )
 
 
 # --- Projects ---------------------------------------------------------------------------------
 
 # The settings a lead chooses, as the service names them (description is listed on its own).
-PROJECT_SETTINGS_FIELDS = [field for field in services.PROJECT_SETTINGS if field != "description"]
+PROJECT_SETTINGS_FIELDS = [field for field in PROJECT_SETTINGS if field != "description"]
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -233,7 +234,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_next_phases(self, obj: Project) -> list[str]:
         # Pure rules on the row's own fields: no query.
-        return services.project_next_phases(project=obj)
+        return project_next_phases(project=obj)
 
 
 class ProjectCreateSerializer(serializers.ModelSerializer):

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from core.viewsets import ServiceViewSet
 from projects.models import Blocker, DataRequest, Project
-from workbench import selectors, services
+from workbench import selectors
 from workbench.api.filters import BlockerFilterSet, DataRequestFilterSet, ProjectFilterSet
 from workbench.api.permissions import BlockerPermission, DataRequestPermission, ProjectPermission
 from workbench.api.serializers import (
@@ -38,6 +38,14 @@ from workbench.api.serializers import (
     RequestCommentCreateSerializer,
     RequestCommentSerializer,
 )
+from workbench.services.blockers import blocker_assign, blocker_open, blocker_resolve
+from workbench.services.datarequests import (
+    datarequest_accept,
+    datarequest_create,
+    datarequest_reject,
+    request_comment_add,
+)
+from workbench.services.lifecycle import project_create, project_transition, project_update
 
 
 class _ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ServiceViewSet):
@@ -88,7 +96,7 @@ class DataRequestViewSet(_ServiceViewSet):
 
     @extend_schema(responses={201: DataRequestSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data_request = services.datarequest_create(requester=request.user, **self._input(request))
+        data_request = datarequest_create(requester=request.user, **self._input(request))
         return self._output(_request_loaded(data_request, request.user), code=status.HTTP_201_CREATED)
 
     @extend_schema(request=DataRequestAcceptSerializer, responses={201: ProjectSerializer})
@@ -96,7 +104,7 @@ class DataRequestViewSet(_ServiceViewSet):
     def accept(self, request: Request, pk: str | None = None) -> Response:
         """Accept a submitted request: its project is created, prefilled from it, and returned."""
         data_request = self.get_object()
-        project = services.datarequest_accept(data_request=data_request, actor=request.user, **self._input(request))
+        project = datarequest_accept(data_request=data_request, actor=request.user, **self._input(request))
         return self._output(_project_loaded(project), ProjectSerializer, code=status.HTTP_201_CREATED)
 
     @extend_schema(request=DataRequestRejectSerializer, responses={200: DataRequestSerializer})
@@ -104,9 +112,7 @@ class DataRequestViewSet(_ServiceViewSet):
     def reject(self, request: Request, pk: str | None = None) -> Response:
         """Reject a submitted request with a reason the requester reads."""
         data_request = self.get_object()
-        data_request = services.datarequest_reject(
-            data_request=data_request, actor=request.user, **self._input(request)
-        )
+        data_request = datarequest_reject(data_request=data_request, actor=request.user, **self._input(request))
         return self._output(_request_loaded(data_request, request.user))
 
     @extend_schema(
@@ -125,9 +131,7 @@ class DataRequestViewSet(_ServiceViewSet):
     def comments(self, request: Request, pk: str | None = None) -> Response:
         data_request = self.get_object()
         if request.method == "POST":
-            comment = services.request_comment_add(
-                data_request=data_request, author=request.user, **self._input(request)
-            )
+            comment = request_comment_add(data_request=data_request, author=request.user, **self._input(request))
             return self._output(comment, RequestCommentSerializer, code=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.request_comment_list(data_request=data_request))
         serializer = RequestCommentSerializer(page, many=True, context=self.get_serializer_context())
@@ -161,7 +165,7 @@ class ProjectViewSet(mixins.UpdateModelMixin, _ServiceViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         fields = self._input(request)
         lead = fields.pop("lead", None) or request.user
-        project = services.project_create(actor=request.user, lead=lead, **fields)
+        project = project_create(actor=request.user, lead=lead, **fields)
         return self._output(_project_loaded(project), code=status.HTTP_201_CREATED)
 
     @extend_schema(request=ProjectUpdateSerializer, responses={200: ProjectSerializer})
@@ -169,7 +173,7 @@ class ProjectViewSet(mixins.UpdateModelMixin, _ServiceViewSet):
         """Change the project's settings (leads of the project)."""
         serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        project = services.project_update(project=self.get_object(), actor=request.user, **serializer.validated_data)
+        project = project_update(project=self.get_object(), actor=request.user, **serializer.validated_data)
         return self._output(_project_loaded(project))
 
     @extend_schema(request=ProjectTransitionSerializer, responses={200: ProjectSerializer})
@@ -177,7 +181,7 @@ class ProjectViewSet(mixins.UpdateModelMixin, _ServiceViewSet):
     def transition(self, request: Request, pk: str | None = None) -> Response:
         """Move the project to another phase; the answer names the phases allowed when refused."""
         project = self.get_object()
-        project = services.project_transition(project=project, actor=request.user, **self._input(request))
+        project = project_transition(project=project, actor=request.user, **self._input(request))
         return self._output(_project_loaded(project))
 
 
@@ -203,19 +207,19 @@ class BlockerViewSet(_ServiceViewSet):
 
     @extend_schema(responses={201: BlockerSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        blocker = services.blocker_open(actor=request.user, **self._input(request))
+        blocker = blocker_open(actor=request.user, **self._input(request))
         return self._output(blocker, code=status.HTTP_201_CREATED)
 
     @extend_schema(request=BlockerResolveSerializer, responses={200: BlockerSerializer})
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str | None = None) -> Response:
         """Resolve an open blocker or risk (leads of the project and its owner may)."""
-        blocker = services.blocker_resolve(blocker=self.get_object(), actor=request.user, **self._input(request))
+        blocker = blocker_resolve(blocker=self.get_object(), actor=request.user, **self._input(request))
         return self._output(blocker)
 
     @extend_schema(request=BlockerAssignSerializer, responses={200: BlockerSerializer})
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str | None = None) -> Response:
         """Give the blocker to a member of its project (leads may)."""
-        blocker = services.blocker_assign(blocker=self.get_object(), actor=request.user, **self._input(request))
+        blocker = blocker_assign(blocker=self.get_object(), actor=request.user, **self._input(request))
         return self._output(blocker)

@@ -1,0 +1,185 @@
+"""Model evaluations: uploaded predictions for a done delivery's evaluation split, and the report
+that scores them (delivery.metrics) with every bad row named by row and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import pyarrow.parquet as pq
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import NotAllowed, QuorumError
+from delivery import metrics, policies
+from delivery.models import Delivery, Evaluation, Format
+from delivery.services.storage import EVAL, INDEX_FILE, delivery_folder
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+EVALUATION_ERRORS_KEPT = 200
+
+
+@transaction.atomic
+def evaluation_create(*, delivery: Delivery, actor: User, file: UploadedFile, name: str = "") -> Evaluation:
+    """Store uploaded predictions for a done delivery's evaluation split and queue their scoring
+    (delivery.evaluation_compute, on commit). The file is CSV or JSON Lines, told by its name."""
+    if not policies.can_view_delivery(actor, delivery):
+        raise NotAllowed(f"{actor.username} may not evaluate on delivery {delivery.pk}")
+    if delivery.status != Delivery.Status.DONE:
+        raise QuorumError(f"delivery {delivery.pk} is {delivery.status}; evaluate on a done delivery", field="delivery")
+    if not delivery.manifest.get("counts", {}).get("by_split", {}).get(EVAL):
+        raise QuorumError(f"delivery {delivery.pk} has no evaluation split", field="delivery")
+    suffix = Path(file.name or "").suffix.lower().lstrip(".")
+    fmt = {"csv": Format.CSV, "jsonl": Format.JSONL, "ndjson": Format.JSONL}.get(suffix)
+    if fmt is None:
+        raise QuorumError(f"file: {file.name!r} is neither .csv nor .jsonl", field="file")
+    evaluation = Evaluation(
+        delivery=delivery, name=(name or Path(file.name).stem)[:200], format=fmt, created_by=actor, file=file
+    )
+    evaluation.full_clean()
+    evaluation.save()
+    from delivery.tasks import evaluation_compute as evaluation_compute_task
+
+    transaction.on_commit(lambda: evaluation_compute_task.delay(evaluation.pk))
+    return evaluation
+
+
+_ITEM_COLUMN_NAMES = ("item_id", "external_id", "id")
+_LABEL_COLUMN_NAMES = ("label", "predicted_label", "prediction")
+
+
+def _prediction_rows(evaluation: Evaluation) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number in the file, row) of an uploaded predictions file; CSV rows count the header as row 1."""
+    import csv
+    import io
+
+    with evaluation.file.open("rb") as handle:
+        if evaluation.format == Format.CSV:
+            reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
+            for row in reader:
+                yield reader.line_num, row
+            return
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield number, {"__error__": f"not JSON ({exc})"}
+                continue
+            yield number, value if isinstance(value, dict) else {"__error__": "not a JSON object"}
+
+
+def _first_present(row: dict[str, Any], names: tuple[str, ...]) -> tuple[str, Any]:
+    for name in names:
+        if name in row:
+            return name, row[name]
+    return names[0], None
+
+
+def evaluation_compute(*, evaluation_id: int) -> Evaluation:
+    """Score an evaluation's predictions against its delivery's evaluation split.
+
+    Rows naming an unknown item, an item outside the evaluation split, an unknown label, a second
+    prediction for an item, or a score that is not a number are reported (row and column) and left
+    out; the figures (delivery.metrics) cover the good rows. Idempotent: a finished evaluation is
+    returned as it is.
+    """
+    evaluation = Evaluation.objects.select_related("delivery").get(pk=evaluation_id)
+    if evaluation.status in (Evaluation.Status.DONE, Evaluation.Status.FAILED):
+        return evaluation
+    Evaluation.objects.filter(pk=evaluation_id).update(status=Evaluation.Status.RUNNING)
+    delivery = evaluation.delivery
+    keys = list(delivery.manifest.get("label_schema", {}).get("labels", []))
+    if delivery.manifest.get("label_schema", {}).get("selection") == "multi":
+        raise QuorumError("multi-choice deliveries cannot be evaluated yet (single-label predictions only)")
+    index = pq.read_table(delivery_folder(delivery) / INDEX_FILE, columns=["item_id", "split", "label"]).to_pydict()
+    truth_by_item = {
+        item: label for item, split, label in zip(index["item_id"], index["split"], index["label"], strict=True)
+        if split == EVAL
+    }  # fmt: skip
+    train_items = {item for item, split in zip(index["item_id"], index["split"], strict=True) if split != EVAL}
+    code = {key: position for position, key in enumerate(keys)}
+    truth, predicted, scores, seen = [], [], [], set()
+    errors: list[dict[str, Any]] = []
+    rows_read = bad = 0
+    with_scores = True
+
+    def fail(row: int, column: str, message: str) -> None:
+        nonlocal bad
+        bad += 1
+        if len(errors) < EVALUATION_ERRORS_KEPT:
+            errors.append({"row": row, "column": column, "message": message})
+
+    for number, row in _prediction_rows(evaluation):
+        rows_read += 1
+        if "__error__" in row:
+            fail(number, "", row["__error__"])
+            continue
+        item_column, item = _first_present(row, _ITEM_COLUMN_NAMES)
+        label_column, label = _first_present(row, _LABEL_COLUMN_NAMES)
+        item = "" if item is None else str(item).strip()
+        label = "" if label is None else str(label).strip()
+        if not item:
+            fail(number, item_column, "no item id")
+        elif item not in truth_by_item:
+            fail(
+                number,
+                item_column,
+                f"item {item[:80]!r} is in the train split, not the evaluation split"
+                if item in train_items
+                else f"unknown item {item[:80]!r}: not in delivery v{delivery.version}",
+            )
+        elif item in seen:
+            fail(number, item_column, f"a second prediction for item {item[:80]!r}")
+        elif label not in code:
+            fail(number, label_column, f"unknown label {label[:80]!r}; the labels are {', '.join(keys)}")
+        else:
+            score = row.get("score")
+            if score in (None, ""):
+                with_scores = False
+                value = np.nan
+            else:
+                try:
+                    value = float(score)
+                except (TypeError, ValueError):
+                    fail(number, "score", f"score {str(score)[:40]!r} is not a number")
+                    continue
+                if not np.isfinite(value):
+                    fail(number, "score", f"score {score!r} is not a finite number")
+                    continue
+            seen.add(item)
+            truth.append(code[truth_by_item[item]])
+            predicted.append(code[label])
+            scores.append(value)
+    figures = metrics.classification_figures(
+        np.asarray(truth, dtype=np.int64),
+        np.asarray(predicted, dtype=np.int64),
+        keys,
+        scores=np.asarray(scores) if with_scores and scores else None,
+    )
+    figures["eval_items"] = len(truth_by_item)
+    figures["missing"] = len(truth_by_item) - len(truth)
+    figures["coverage"] = len(truth) / len(truth_by_item) if truth_by_item else 0.0
+    with transaction.atomic():
+        evaluation.status = Evaluation.Status.DONE
+        evaluation.rows_read = rows_read
+        evaluation.rows_bad = bad
+        evaluation.errors = errors
+        evaluation.report = figures
+        evaluation.finished_at = timezone.now()
+        evaluation.save()
+    return evaluation
+
+
+def evaluation_fail(*, evaluation_id: int, error: str) -> None:
+    Evaluation.objects.filter(pk=evaluation_id).exclude(status=Evaluation.Status.DONE).update(
+        status=Evaluation.Status.FAILED, error=error[:5000] or "failed", finished_at=timezone.now()
+    )
