@@ -35,12 +35,12 @@ from projects.models import (
     RequestComment,
 )
 from quality.models import AgreementReport
+from quality.selectors.accuracy import GoldAccuracy, accuracy_rate, gold_accuracy, gold_annotator_row
 from workbench import forecast as forecasting
 from workbench.rollups import histogram_add, histogram_quantile
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from quality.selectors.accuracy import GoldAccuracy
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
@@ -348,8 +348,6 @@ def project_gold_figures(*, project: Project) -> GoldAccuracy:
     quality.selectors.accuracy.gold_accuracy scores) instead of a pass over the gold annotations. Annotators
     a lead reinstated are judged on the gold they answered since, read exactly for them alone.
     No per-label rows (the root-cause page has them). Three queries, two more with reinstatements."""
-    from quality.selectors.accuracy import GoldAccuracy, accuracy_rate, gold_accuracy, gold_annotator_row
-
     sums = {
         row["annotator_id"]: row
         for row in AnnotatorDailyRollup.objects.filter(project=project, gold_answered__gt=0)
