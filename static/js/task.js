@@ -98,6 +98,15 @@
       var first = panel.querySelector("input[type=radio], textarea, input[type=text]");
       if (first) {
         first.focus();
+        if (document.activeElement !== first) {
+          // The panel's content was not focusable yet (a busy renderer had not laid out the
+          // newly opened <details>): try again once it has been painted.
+          window.requestAnimationFrame(function () {
+            if (panel.open && panel.isConnected) {
+              first.focus();
+            }
+          });
+        }
       }
     } else {
       area.focus({ preventScroll: true });
@@ -214,6 +223,10 @@
     if (event.key.length !== 1 || keys.isTyping(event.target)) {
       return; // keys never fire while typing in a text field
     }
+    if (replacing) {
+      event.preventDefault(); // the item on screen is being replaced: a key now would act on the old one
+      return;
+    }
     if (onCharacter(event)) {
       event.preventDefault();
     }
@@ -221,15 +234,34 @@
 
   // --- htmx: a new item was swapped in, or a request failed -----------------------------------------
 
+  // While a submit or skip is on its way, the item on screen is about to be replaced.
+  var replacing = false;
+
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.target === area) {
+      replacing = true;
+    }
+  });
+
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.target === area && !event.detail.successful) {
+      replacing = false; // nothing is swapped in: the item stays and its keys work again
+    }
+  });
+
   document.body.addEventListener("htmx:afterSwap", function (event) {
     errorBox.hidden = true;
     if (event.detail.target === area) {
+      replacing = false;
       itemShown();
       if (area.getBoundingClientRect().top < 0) {
         area.scrollIntoView();
       }
     }
-    area.focus({ preventScroll: true });
+    var open = openTaskPanel();
+    if (!(open && open.contains(document.activeElement))) {
+      area.focus({ preventScroll: true }); // keys go to the new item, never to a field left behind
+    }
   });
 
   document.body.addEventListener("htmx:responseError", function (event) {
