@@ -145,7 +145,7 @@ def my_work(request: HttpRequest) -> HttpResponse:
 
 
 def _require_not_requester(request: HttpRequest) -> None:
-    if request.user.role == request.user.Role.REQUESTER and not request.user.is_superuser:
+    if not access.can_use_work_pages(request.user):
         raise PermissionDenied("These pages are for annotators and reviewers.")
 
 

@@ -1,10 +1,13 @@
-"""Who may see a delivery: the delivery-specific predicates, built on projects.access (asking for a
-delivery is `projects.access.can_manage_project`: leads of the project). Pure predicates, asked by
-services, API permissions and pages; delivery.selectors holds the same rule as a queryset."""
+"""Who may see a delivery: the delivery-specific rules, built on projects.access (asking for a
+delivery is `projects.access.can_manage_project`: leads of the project). Each rule is written twice
+side by side, as a predicate on one delivery (asked by services, API permissions and pages) and as
+a query condition (`visible_deliveries`, which delivery.selectors filter by)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from django.db.models import Q
 
 from projects import access as project_access
 
@@ -26,3 +29,12 @@ def can_view_delivery(user: User, delivery: Delivery) -> bool:
     if project_access.can_manage_project(user, delivery.project):
         return True
     return delivery.status == "done" and is_recipient(user, delivery)
+
+
+def visible_deliveries(user: User) -> Q:
+    """`can_view_delivery` as a condition on Delivery: every build of the projects `user` leads,
+    done deliveries of the requests they or their team filed."""
+    recipient = Q(request__requester=user)
+    if user.team_id:
+        recipient |= Q(request__team_id=user.team_id)
+    return Q(project_id__in=project_access.led_project_ids(user)) | (Q(status="done") & recipient)

@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from delivery import policies
 from delivery.models import Delivery, Evaluation, WebhookAttempt, WebhookEndpoint
-from projects import access
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 
-def _visible(user: User) -> Q:
-    """Deliveries `user` may see: every build of the projects they lead; done deliveries of the
-    requests they filed or their team filed."""
-    if user.is_superuser:
-        return Q()
-    led = access.led_project_ids(user)
-    recipient = Q(request__requester=user)
-    if user.team_id:
-        recipient |= Q(request__team_id=user.team_id)
-    return Q(project_id__in=led) | (Q(status=Delivery.Status.DONE) & recipient)
-
-
 def delivery_list(*, user: User) -> QuerySet[Delivery]:
     return (
-        Delivery.objects.filter(_visible(user))
+        Delivery.objects.filter(policies.visible_deliveries(user))
         .select_related("project", "request", "request__team", "created_by")
         .order_by("-created_at", "-id")
     )
@@ -41,7 +29,7 @@ def delivery_get(*, user: User, pk: int) -> Delivery:
 def evaluation_list(*, user: User) -> QuerySet[Evaluation]:
     """Evaluations on the deliveries `user` may see."""
     return (
-        Evaluation.objects.filter(delivery__in=Delivery.objects.filter(_visible(user)).values("pk"))
+        Evaluation.objects.filter(delivery__in=Delivery.objects.filter(policies.visible_deliveries(user)).values("pk"))
         .select_related("delivery", "delivery__project", "created_by")
         .order_by("-created_at", "-id")
     )

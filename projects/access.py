@@ -2,7 +2,8 @@
 review or annotate.
 
 The one home of Quorum's access rules. Predicates ("may this user ...?") are pure: services
-enforce them, API permission classes and page views ask them. The project sets (`*_project_ids`,
+enforce them (through `require_lead` and `require_reviewer`, which raise NotAllowed), API
+permission classes and page views ask them. The project sets (`*_project_ids`,
 `*_projects`) are the same rules as querysets, for selectors of every app to filter by, so no
 app writes its own "projects this user leads" query.
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
+from core.errors import NotAllowed
 from projects.models import DataRequest, Membership, Project
 
 if TYPE_CHECKING:
@@ -99,6 +101,12 @@ def adjudicating_project_ids(user: User) -> QuerySet:
     return project_ids_with_roles(user, {Role.REVIEWER, Role.LEAD})
 
 
+def active_memberships(*, user: User, project: Project, role: str) -> QuerySet[Membership]:
+    """The user's active memberships in `project` with `role` (at most one): the membership row
+    itself, for callers that need its fields (an annotator's pause, say)."""
+    return Membership.objects.filter(project=project, user=user, role=role, is_active=True)
+
+
 def _membership_project_ids(user: User, role: str) -> QuerySet:
     return Membership.objects.filter(user=user, role=role, is_active=True).values("project_id")
 
@@ -161,6 +169,33 @@ def can_create_project(user: User) -> bool:
     return user.is_authenticated and user.is_lead
 
 
+def can_author_schemas(user: User) -> bool:
+    """Create label schemas and their versions (leads: schemas are shared between projects)."""
+    return user.is_authenticated and user.is_lead
+
+
+def can_ask_for_deliveries(user: User) -> bool:
+    """Ask for a delivery at all (which project's is `can_manage_project`)."""
+    return user.is_authenticated and user.is_lead
+
+
+def can_use_work_pages(user: User) -> bool:
+    """The annotator's and reviewer's pages: everyone but requesters (superusers included)."""
+    return user.is_authenticated and (user.is_superuser or user.role != user.Role.REQUESTER)
+
+
+def can_use_audit_queue(user: User) -> bool:
+    """The reviewer's audit queue: reviewers by account role, or by a membership in any project."""
+    if not user.is_authenticated:
+        return False
+    return user.role == user.Role.REVIEWER or reviewed_project_ids(user).exists()
+
+
+def can_manage_team_resource(user: User, team_id: int | None) -> bool:
+    """Change what belongs to a requesting team (its webhook endpoints): its members, and superusers."""
+    return user.is_authenticated and (user.is_superuser or (team_id is not None and user.team_id == team_id))
+
+
 def can_triage_requests(user: User) -> bool:
     """Accept or reject data requests (leads, across the portfolio)."""
     return user.is_authenticated and user.is_lead
@@ -187,3 +222,18 @@ def can_comment_on_request(user: User, data_request: DataRequest) -> bool:
     if user.role != "requester":
         return False
     return data_request.requester_id == user.pk or bool(user.team_id and data_request.team_id == user.team_id)
+
+
+# --- Enforcement, for services ----------------------------------------------------------------------
+
+
+def require_lead(actor: User | None, project: Project) -> None:
+    """NotAllowed unless `actor` leads `project`; `actor` None is the system (beat, commands)."""
+    if actor is not None and not can_manage_project(actor, project):
+        raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
+
+
+def require_reviewer(user: User, project: Project) -> None:
+    """NotAllowed unless `user` reviews or leads `project`."""
+    if not project_roles(user, project) & {"reviewer", "lead"}:
+        raise NotAllowed(f"{user.username} is not a reviewer of project {project.name!r}")

@@ -35,8 +35,7 @@ def activity_record(
 @transaction.atomic
 def membership_add(*, project: Project, user: User, role: str, actor: User) -> Membership:
     """Give `user` `role` on `project` (idempotent; reactivates an inactive membership)."""
-    if not access.can_manage_project(actor, project):
-        raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
+    access.require_lead(actor, project)
     if role not in Membership.Role.values:
         raise QuorumError(f"role: {role!r} is not one of {', '.join(Membership.Role.values)}", field="role")
     membership, created = Membership.objects.get_or_create(project=project, user=user, role=role)

@@ -198,8 +198,7 @@ def root_cause(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _require_reviewer(request: HttpRequest) -> None:
-    reviews = access.reviewed_project_ids(request.user).exists()
-    if not reviews and request.user.role != request.user.Role.REVIEWER:
+    if not access.can_use_audit_queue(request.user):
         raise PermissionDenied("The audit queue is for reviewers.")
 
 

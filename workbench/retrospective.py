@@ -18,7 +18,6 @@ from django.db import transaction
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
-from core.errors import NotAllowed
 from projects import access
 from projects.models import Blocker, DailyRollup, Project
 from projects.services import activity_record
@@ -279,8 +278,7 @@ def retrospective_markdown(retro: Retrospective) -> str:
 @transaction.atomic
 def project_lessons_update(*, project: Project, lessons: str, actor: User) -> Project:
     """Store the lead's lessons for the retrospective (replacing the previous text) and log it."""
-    if not access.can_manage_project(actor, project):
-        raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
+    access.require_lead(actor, project)
     project.lessons = (lessons or "").strip()
     project.full_clean()
     project.save(update_fields=["lessons", "updated_at"])

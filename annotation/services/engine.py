@@ -27,10 +27,10 @@ from annotation.selectors import (
     in_force_from_row,
     work_project_from_row,
 )
-from annotation.services.common import require_lead
 from annotation.sql import LEASE_ITEM_COLUMNS, open_item_lease_sql, work_context_sql, work_project_columns
 from core.errors import NotAllowed, QuorumError
 from core.rows import row_instance
+from projects import access
 from projects.models import Membership, Project
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _eligibility_check(*, project: Project, annotator: User, membership: Any = _
 
     if membership is _UNREAD:
         membership = (
-            Membership.objects.filter(project=project, user=annotator, role=Membership.Role.ANNOTATOR, is_active=True)
+            access.active_memberships(user=annotator, project=project, role=Membership.Role.ANNOTATOR)
             .only("paused_at", "paused_reason")
             .first()
         )
@@ -113,9 +113,7 @@ def _assignment_create_locked(*, item: Item, annotator: User, now) -> Assignment
 
     item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item.pk)
     project = item.project
-    if not Membership.objects.filter(
-        project=project, user=annotator, role=Membership.Role.ANNOTATOR, is_active=True
-    ).exists():
+    if not access.active_memberships(user=annotator, project=project, role=Membership.Role.ANNOTATOR).exists():
         raise NotAllowed(f"{annotator.username} is not an annotator of project {project.name!r}")
     if Assignment.objects.filter(item=item, annotator=annotator).exists():
         raise QuorumError(f"item {item.external_id!r}: {annotator.username} already worked on it", field="item")
@@ -445,7 +443,7 @@ def flag_raise(*, assignment: Assignment, actor: User, question: str) -> Flag:
 def flag_answer(*, flag: Flag, actor: User, answer: str) -> Flag:
     """The lead answers an annotator's question."""
     flag = Flag.objects.select_for_update(of=("self",)).select_related("project").get(pk=flag.pk)
-    require_lead(actor, flag.project)
+    access.require_lead(actor, flag.project)
     answer = (answer or "").strip()
     if not answer:
         raise QuorumError("answer: write the answer", field="answer")

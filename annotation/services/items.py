@@ -22,11 +22,11 @@ from django.utils import timezone
 from annotation.importers import format_from_name, read_chunks
 from annotation.models import Batch, ImportJob, Item, LabelSchema
 from annotation.selectors import import_progress_key, schema_version_current
-from annotation.services.common import require_lead
 from annotation.signals import items_changed
 from annotation.sql import ITEM_COPY_TYPES, existing_external_ids_sql, items_insert_sql
 from annotation.validation import item_row_clean
 from core.errors import QuorumError
+from projects import access
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 @transaction.atomic
 def batch_create(*, project: Project, name: str, actor: User, source: str = "") -> Batch:
-    require_lead(actor, project)
+    access.require_lead(actor, project)
     name = (name or "").strip()
     if not name:
         raise QuorumError("name: give the batch a name", field="name")
@@ -105,7 +105,7 @@ def items_add(*, batch: Batch, rows: Iterable[Mapping[str, Any]], actor: User, f
     import_job_run, which streams, reports every bad row and skips ids already imported.)
     """
     project = batch.project
-    require_lead(actor, project)
+    access.require_lead(actor, project)
     rules = _ItemRules(project)
     cleaned: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -157,7 +157,7 @@ def import_job_create(
     server, for the command line). The import itself runs in the annotation.import_run task,
     queued on commit.
     """
-    require_lead(actor, project)
+    access.require_lead(actor, project)
     batch_name = (batch_name or "").strip()
     if not batch_name:
         raise QuorumError("batch_name: name the batch the items go into", field="batch_name")

@@ -8,9 +8,9 @@ from django.db import transaction
 
 from annotation.models import Guideline, Label, LabelSchema, LabelSchemaVersion
 from annotation.selectors import schema_version_current
-from annotation.services.common import require_lead
 from annotation.validation import label_definitions_clean
 from core.errors import NotAllowed, QuorumError
+from projects import access
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -30,7 +30,7 @@ def schema_create(
 
     Invariants: label keys and shortcuts unique, parents name keys of the same version, no cycles.
     """
-    if not actor.is_lead:
+    if not access.can_author_schemas(actor):
         raise NotAllowed("only project leads create label schemas")
     name = (name or "").strip()
     if not name:
@@ -56,7 +56,7 @@ def schema_version_create(
 
     Earlier versions stay untouched: annotations keep pointing at the version they were made under.
     """
-    if not actor.is_lead:
+    if not access.can_author_schemas(actor):
         raise NotAllowed("only project leads change label schemas")
     cleaned = label_definitions_clean(labels)
     LabelSchema.objects.select_for_update().filter(pk=schema.pk).first()
@@ -92,7 +92,7 @@ def schema_version_create(
 @transaction.atomic
 def guideline_publish(*, project: Project, body: str, actor: User, note: str = "") -> Guideline:
     """Publish a new guideline version for `project`; it is in force from now on."""
-    require_lead(actor, project)
+    access.require_lead(actor, project)
     if not (body or "").strip():
         raise QuorumError("body: the guideline is empty", field="body")
     current = Guideline.objects.select_for_update().filter(project=project).order_by("-version").first()

@@ -37,13 +37,14 @@ from delivery.services.build import delivery_create
 from delivery.services.evaluation import evaluation_create
 from delivery.services.storage import delivery_file_path
 from delivery.services.webhooks import webhook_endpoint_create, webhook_endpoint_deactivate
+from projects import access as project_access
 
 
 class DeliveryPermission(BasePermission):
     message = "Only project leads may ask for deliveries."
 
     def has_permission(self, request, view) -> bool:
-        return view.action != "create" or request.user.is_lead
+        return view.action != "create" or project_access.can_ask_for_deliveries(request.user)
 
 
 @extend_schema(tags=["delivery"])

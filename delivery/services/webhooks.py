@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import orjson
 from django.conf import settings
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from core.errors import NotAllowed, QuorumError
 from delivery.models import Delivery, WebhookAttempt, WebhookEndpoint
+from projects import access
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -32,8 +34,6 @@ if TYPE_CHECKING:
 
 def _url_clean(url: str) -> str:
     """An http(s) URL whose host is not a non-public address written out (nor "localhost")."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit((url or "").strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
         raise QuorumError(f"url: {url[:80]!r} is not an http(s) URL", field="url")
@@ -111,7 +111,7 @@ def webhook_endpoint_create(*, actor: User, url: str, secret: str) -> WebhookEnd
 @transaction.atomic
 def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint, actor: User) -> WebhookEndpoint:
     """Stop sending events to an endpoint (members of its team). Its attempts stay on record."""
-    if actor.team_id != endpoint.team_id and not actor.is_superuser:
+    if not access.can_manage_team_resource(actor, endpoint.team_id):
         raise NotAllowed(f"{actor.username} is not in the endpoint's team")
     endpoint.is_active = False
     endpoint.save(update_fields=["is_active"])

@@ -12,9 +12,10 @@ from django.db import transaction
 from annotation.models import LabelSchema
 from annotation.validation import labels_chosen_check
 from core.errors import NotAllowed, QuorumError
+from projects.access import require_lead, require_reviewer
 from quality.models import AuditSample, Review
 from quality.selectors.accuracy import gold_accuracy
-from quality.services.common import project_get, regular_annotations, require_lead, require_reviewer
+from quality.services.common import project_get, regular_annotations
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -1,5 +1,4 @@
-"""What the quality services share: the project row, the role checks (answered by projects.access),
-a project's regular annotations and the size of a streamed chunk."""
+"""What the quality services share: the project row, a project's regular annotations and the size of a streamed chunk."""
 
 from __future__ import annotations
 
@@ -8,12 +7,11 @@ from typing import TYPE_CHECKING
 from django.db.models import Exists, OuterRef, QuerySet
 
 from annotation.models import Annotation, Item
-from core.errors import NotAllowed, QuorumError
-from projects.access import can_manage_project, project_roles
+from core.errors import QuorumError
 from projects.models import Project
 
 if TYPE_CHECKING:
-    from accounts.models import User
+    pass
 
 CHUNK_SIZE = 50_000  # annotations per streamed chunk (whole items): bounded memory per step
 
@@ -25,18 +23,6 @@ def project_get(project_id: int, *, lock: bool = False) -> Project:
         return projects.get(pk=project_id)
     except Project.DoesNotExist:
         raise QuorumError(f"project {project_id} does not exist", field="project_id")
-
-
-def require_lead(actor: User | None, project: Project) -> None:
-    """NotAllowed unless `actor` leads the project; `actor` None is the system (beat, commands)."""
-    if actor is not None and not can_manage_project(actor, project):
-        raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
-
-
-def require_reviewer(user: User, project: Project) -> None:
-    """NotAllowed unless `user` reviews or leads the project."""
-    if not project_roles(user, project) & {"reviewer", "lead"}:
-        raise NotAllowed(f"{user.username} is not a reviewer of project {project.name!r}")
 
 
 def regular_annotations(project_id: int) -> QuerySet[Annotation]:

@@ -14,9 +14,10 @@ from annotation.models import Annotation, Item, LabelSchema
 from annotation.selectors import schema_version_current
 from annotation.validation import labels_chosen_check
 from core.errors import NotAllowed, QuorumError
+from projects.access import require_lead, require_reviewer
 from quality import aggregation, figures, loading
 from quality.models import Adjudication, Consensus, QualityJob
-from quality.services.common import CHUNK_SIZE, project_get, regular_annotations, require_lead, require_reviewer
+from quality.services.common import CHUNK_SIZE, project_get, regular_annotations
 from quality.services.jobs import (
     PROGRESS_LOAD_SHARE,
     JobStatus,

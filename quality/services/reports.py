@@ -15,12 +15,13 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.models import Annotation, Batch, Guideline
 from core.errors import QuorumError
+from projects.access import require_lead
 from projects.models import Project
 from quality import figures, loading
 from quality.agreement.alpha import AlphaResult, krippendorff_alpha
 from quality.models import AgreementReport, QualityJob
 from quality.selectors.reports import agreement_stale_project_ids
-from quality.services.common import CHUNK_SIZE, project_get, regular_annotations, require_lead
+from quality.services.common import CHUNK_SIZE, project_get, regular_annotations
 from quality.services.counts import label_counts_refresh
 from quality.services.jobs import (
     PROGRESS_LOAD_SHARE,

@@ -65,8 +65,7 @@ def blocker_assign(*, blocker: Blocker, owner: User, actor: User) -> Blocker:
     blocker = Blocker.objects.select_for_update().select_related("project").get(pk=blocker.pk)
     if blocker.status != Blocker.Status.OPEN:
         raise IllegalTransition(f"“{blocker.title}” is resolved; only open blockers can be assigned", field="status")
-    if not access.can_manage_project(actor, blocker.project):
-        raise NotAllowed(f"{actor.username} is not a lead of project {blocker.project.name!r}")
+    access.require_lead(actor, blocker.project)
     if not access.project_roles(owner, blocker.project):
         raise QuorumError(f"owner: {owner.username} is not a member of project {blocker.project.name!r}", field="owner")
     blocker.owner = owner

@@ -99,8 +99,7 @@ def project_create(
 @transaction.atomic
 def project_update(*, project: Project, actor: User, **fields: Any) -> Project:
     """Change a project's settings (not its phase: that is project_transition). Records what changed."""
-    if not access.can_manage_project(actor, project):
-        raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
+    access.require_lead(actor, project)
     unknown = set(fields) - {"name", *PROJECT_SETTINGS}
     if unknown:
         raise QuorumError(f"unknown project field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
@@ -166,8 +165,7 @@ def project_transition(*, project: Project, to_phase: str, actor: User, reason: 
     not allow it. Going on hold needs a reason and opens a blocker with it unless one is open;
     leaving hold returns to the phase held and needs every blocker resolved.
     """
-    if not access.can_manage_project(actor, project):
-        raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
+    access.require_lead(actor, project)
     project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     if to_phase not in Phase.values:
         raise QuorumError(

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from core.errors import NotAllowed
 from projects import access
 from projects.models import Milestone, Project
 from projects.services import activity_record
@@ -18,8 +17,7 @@ if TYPE_CHECKING:
 
 @transaction.atomic
 def milestone_create(*, project: Project, name: str, planned_date: date, actor: User, notes: str = "") -> Milestone:
-    if not access.can_manage_project(actor, project):
-        raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
+    access.require_lead(actor, project)
     milestone = Milestone(project=project, name=(name or "").strip(), planned_date=planned_date, notes=notes)
     milestone.full_clean()
     milestone.save()
@@ -42,8 +40,7 @@ def milestone_update(
     notes: str | None = None,
 ) -> Milestone:
     """Re-plan a milestone or record when it was reached."""
-    if not access.can_manage_project(actor, milestone.project):
-        raise NotAllowed(f"{actor.username} is not a lead of project {milestone.project.name!r}")
+    access.require_lead(actor, milestone.project)
     changes = []
     if planned_date is not None and planned_date != milestone.planned_date:
         changes.append(f"re-planned to {planned_date}")
