@@ -27,8 +27,13 @@ def _delivery_or_404(request: HttpRequest, pk: int) -> Delivery:
 @login_required
 @require_GET
 def delivery_list(request: HttpRequest) -> HttpResponse:
-    deliveries = selectors.delivery_list(user=request.user)[:200]
-    return render(request, "delivery/delivery_list.html", {"deliveries": deliveries})
+    """Deliveries the user may see, newest first; `?project=<id>` narrows to one project's (an id
+    that is not a number, or a project they may not see, gives an empty list, not an error page)."""
+    deliveries = selectors.delivery_list(user=request.user)
+    project = request.GET.get("project", "")
+    if project:
+        deliveries = deliveries.filter(project_id=int(project)) if project.isdigit() else deliveries.none()
+    return render(request, "delivery/delivery_list.html", {"deliveries": deliveries[:200], "project_filter": project})
 
 
 @login_required

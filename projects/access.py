@@ -151,6 +151,22 @@ def can_view_project(user: User, project: Project) -> bool:
     return bool(user.team_id and request is not None and request.team_id == user.team_id)
 
 
+def project_audience(user: User, project: Project) -> str | None:
+    """Which face of the project page `user` gets: "lead" (everything), "team" (reviewers: the
+    dashboard without the lead's sections), "annotator" (their own work, no one else's figures),
+    "requester" (the request's team: phase, progress, forecast, quality headline, deliveries;
+    never annotators' names or scores), or None when they may not see the project at all."""
+    roles = project_roles(user, project)
+    if Role.LEAD in roles:
+        return "lead"
+    if Role.REVIEWER in roles:
+        return "team"
+    if Role.ANNOTATOR in roles:
+        return "annotator"
+    # A requester membership, or the request's team: the requesting side's view.
+    return "requester" if can_view_project(user, project) else None
+
+
 def can_manage_project(user: User, project: Project) -> bool:
     """Change phase, settings, milestones, membership; resolve blockers."""
     return "lead" in project_roles(user, project)

@@ -125,7 +125,12 @@ def portfolio(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = _project_or_404(request, pk, selector=selectors.project_page_get)
+    audience = access.project_audience(request.user, project)
+    if audience == "annotator":
+        return _annotator_view(request, project)
     _rollups_current()
+    if audience == "requester":
+        return _requester_view(request, project)
     can_manage = access.can_manage_project(request.user, project)
     members = [m.user for m in project.memberships.all()]
     context = {
@@ -138,10 +143,42 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "charts_json": json.dumps(dashboard["charts"], cls=DjangoJSONEncoder),
         "members": members,
         "can_manage": can_manage,
+        "can_view_request": project.request is not None and access.can_view_request(request.user, project.request),
     }
     if can_manage:
         context.update(_lead_sections(request, project))
     return render(request, "projects/project_detail.html", context)
+
+
+def _annotator_view(request: HttpRequest, project: Project) -> HttpResponse:
+    """An annotator's face of a project: where it stands, their own work in it, a way to label
+    and to raise a blocker; not the dashboard, which shows everyone's figures."""
+    context = {
+        "project": project,
+        "mine": selectors.annotator_project_figures(project=project, annotator=request.user, now=timezone.now()),
+        "can_label": project.phase in access.ANNOTATING_PHASES,
+        # The open blockers they own or opened: theirs to follow, and to resolve when they own it.
+        "blockers": [b for b in project.blockers_open if request.user.pk in (b.owner_id, b.opened_by_id)],
+        # Their blocker goes to the lead to assign: no picker of colleagues.
+        "blocker_form": BlockerOpenForm(members=[]),
+    }
+    return render(request, "projects/project_annotator.html", context)
+
+
+def _requester_view(request: HttpRequest, project: Project) -> HttpResponse:
+    """The requesting team's face of its project: phase, progress in items, forecast, the quality
+    headline (the gate and the project-wide figures) and where its deliveries are; no annotator,
+    activity or blocker is shown."""
+    quality = quality_section_context(project, gold=selectors.project_gold_figures(project=project))
+    context = {
+        "project": project,
+        "dashboard": selectors.project_dashboard(project=project, today=timezone.now().date()),
+        "gate": quality["gate"],
+        "report": quality["report"],
+        "gold": quality["gold"],
+        "audit": quality["audit"].overall,
+    }
+    return render(request, "projects/project_requester.html", context)
 
 
 def _lead_sections(request: HttpRequest, project: Project) -> dict[str, Any]:
@@ -389,14 +426,25 @@ def request_list(request: HttpRequest) -> HttpResponse:
     """Requesters see their own and their team's requests; leads see all of them."""
     _require(access.can_file_request(request.user), "Data requests are for requesters and leads.")
     data_requests = selectors.datarequest_list(user=request.user)
-    return render(request, "projects/datarequest_list.html", {"data_requests": data_requests})
+    context = {"data_requests": data_requests, "openable": _openable_project_ids(request, data_requests)}
+    return render(request, "projects/datarequest_list.html", context)
+
+
+def _openable_project_ids(request: HttpRequest, data_requests: Any) -> set[int]:
+    """The projects of `data_requests` the user may open: the rest are named, not linked (a lead
+    sees every request, but only the projects they have a role in)."""
+    return set(access.visible_projects(request.user).filter(request__in=data_requests).values_list("pk", flat=True))
 
 
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     data_request = _request_or_404(request, pk)
     can_triage = access.can_triage_requests(request.user) and data_request.status == DataRequest.Status.SUBMITTED
-    context = {"data_request": data_request, "can_triage": can_triage}
+    context = {
+        "data_request": data_request,
+        "can_triage": can_triage,
+        "openable": _openable_project_ids(request, [data_request]),
+    }
     if access.can_comment_on_request(request.user, data_request):
         context["comments"] = selectors.request_comment_list(data_request=data_request)
     return render(request, "projects/datarequest_detail.html", context)

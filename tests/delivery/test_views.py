@@ -54,3 +54,16 @@ def test_delivery_page_status_block_polls_while_building(client, labelled, lead,
     delivery_build(delivery_id=delivery.pk)
     block = client.get(delivery.get_absolute_url(), headers={"HX-Request": "true"}).content.decode()
     assert "hx-trigger" not in block and "Show the delivery" in block
+
+
+def test_delivery_list_narrows_to_one_project(client, labelled, lead, django_capture_on_commit_callbacks):
+    """The requester's project page links to `?project=<id>`: only that project's deliveries; a
+    bad or foreign id is an empty list, not an error page."""
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = delivery_create(project=labelled.project, actor=lead, formats=["csv"], override_reason="test")
+    client.force_login(lead)
+    mine = client.get(f"/deliveries/?project={labelled.project.pk}").content.decode()
+    assert delivery.get_absolute_url() in mine
+    for other in (labelled.project.pk + 1000, "x1"):
+        response = client.get(f"/deliveries/?project={other}")
+        assert response.status_code == 200 and delivery.get_absolute_url() not in response.content.decode()

@@ -205,6 +205,65 @@ def test_project_page_for_members_has_no_phase_buttons(client, annotator, projec
     assert reverse("projects:blocker_open", args=[project.pk]) in html  # annotators may raise blockers
 
 
+def test_annotators_get_their_own_view_not_the_dashboard(client, lead, annotator, project):
+    colleague = UserFactory(username="colleague-ann", role=User.Role.ANNOTATOR)
+    Membership.objects.create(project=project, user=colleague, role=Membership.Role.ANNOTATOR)
+    project.phase = Project.Phase.PRODUCTION
+    project.save(update_fields=["phase"])
+    ItemFactory.create_batch(2, project=project)
+    assignment = annotation_services.assignment_next(project=project, annotator=annotator)
+    annotation_services.annotation_submit(assignment=assignment, labels=["spam"], actor=annotator)
+    client.force_login(annotator)
+    response = client.get(project.get_absolute_url())
+    html = _html(response)
+    assert response.context["mine"]["today"] == 1 and response.context["mine"]["total"] == 1
+    assert 'id="my-figures"' in html and "Your annotations today" in html
+    assert reverse("annotation:task", args=[project.pk]) in html  # a way in to label
+    # Nothing of the dashboard: no charts, no annotator table, no activity, no colleague's name.
+    assert "dashboard-data" not in html and 'id="annotators"' not in html and "colleague-ann" not in html
+    assert "Colleague" not in html
+
+
+def test_project_page_for_the_requesting_team_shows_no_annotator(client, lead, annotator, requester):
+    project = datarequest_accept(data_request=DataRequestFactory(requester=requester, volume_total=140), actor=lead)
+    Membership.objects.create(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
+    BlockerFactory(project=project, title="Vendor contract unsigned")
+    client.force_login(requester)
+    response = client.get(project.get_absolute_url())
+    html = _html(response)
+    assert response.status_code == 200
+    assert "Your project" in html and 'id="requester-stats"' in html and 'id="quality-gate"' in html
+    assert "140 items asked for" in html and "Items completed" in html
+    assert f"{reverse('delivery:delivery_list')}?project={project.pk}" in html
+    for internal in (annotator.username, annotator.display_name, "Vendor contract unsigned", "dashboard-data"):
+        assert internal not in html
+    # A requester membership (as the demo gives the requesting team) is the same requester's view.
+    other = UserFactory(username="member-requester", role=User.Role.REQUESTER, team=requester.team)
+    Membership.objects.create(project=project, user=other, role=Membership.Role.REQUESTER)
+    client.force_login(other)
+    assert 'id="requester-stats"' in _html(client.get(project.get_absolute_url()))
+
+
+def test_request_pages_link_only_to_projects_the_lead_may_open(client, lead, other_lead, requester):
+    theirs = datarequest_accept(data_request=DataRequestFactory(requester=requester), actor=other_lead)
+    mine = datarequest_accept(data_request=DataRequestFactory(requester=requester), actor=lead)
+    client.force_login(lead)
+    html = _html(client.get(reverse("projects:request_list")))
+    assert f'href="{mine.get_absolute_url()}"' in html
+    assert f'href="{theirs.get_absolute_url()}"' not in html and theirs.name in html
+    assert client.get(theirs.get_absolute_url()).status_code == 404  # so the link would be dead
+    html = _html(client.get(theirs.request.get_absolute_url()))
+    assert f'href="{theirs.get_absolute_url()}"' not in html and "led by" in html
+
+
+def test_not_found_pages_are_quorums_own(client, lead):
+    client.force_login(lead)
+    response = client.get("/projects/999999/")
+    assert response.status_code == 404
+    html = _html(response)
+    assert "Not found · Quorum" in html and 'class="site-header"' in html and "Go to your start page" in html
+
+
 def test_project_page_of_another_leads_project_is_404(client, other_lead, project):
     client.force_login(other_lead)
     assert client.get(project.get_absolute_url()).status_code == 404
