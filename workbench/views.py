@@ -395,6 +395,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     data_request = _request_or_404(request, pk)
+    _rollups_current()
+    selectors.datarequest_page_progress(data_request=data_request)
     can_triage = access.can_triage_requests(request.user) and data_request.status == DataRequest.Status.SUBMITTED
     context = {"data_request": data_request, "can_triage": can_triage}
     if access.can_comment_on_request(request.user, data_request):
