@@ -231,17 +231,16 @@ def throughput_days(*, counts: dict[date, int], today: date) -> dict[str, int]:
 
 
 def portfolio_figures(*, projects: list[Project], today: date) -> list[Project]:
-    """Attach to each project its 7-day throughput (full days to yesterday, and today so far),
-    forecast, gold accuracy and done figures (project_done_attach), from the rollups. Two queries
-    whatever the number of projects."""
+    """Attach to each project its 7-day throughput (full days to yesterday), forecast, gold
+    accuracy and done figures (project_done_attach), from the rollups. Two queries whatever the
+    number of projects."""
     window = max(settings.QUORUM_FORECAST_WINDOW_DAYS, 7)
     ids = [project.pk for project in projects]
     counts = rollup_daily_counts(project_ids=ids, start=today - timedelta(days=window), end=today)
     gold = _rollup_totals(ids)
     for project in projects:
         own = counts.get(project.pk, {})
-        days = throughput_days(counts=own, today=today)
-        project.throughput_7d, project.throughput_today = days["last_7_days"], days["today"]
+        project.throughput_7d = throughput_days(counts=own, today=today)["last_7_days"]
         _done_from(project, gold.get(project.pk))
         project.forecast = project_forecast(project=project, counts=own, today=today)
         figures = gold.get(project.pk)
