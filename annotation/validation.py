@@ -19,8 +19,10 @@ _label_key = re.compile(LABEL_KEY_RE)
 MAX_TEXT_CHARS = 100_000
 CONTENT_FIELDS = ("text", "image_url", "video_url", "audio_url", "ocr_text")
 URL_FIELDS = ("image_url", "video_url", "audio_url")
-# Keys the task page uses for itself, so no label may take them.
-RESERVED_SHORTCUTS = frozenset({"s", "f", "g", "r", "?"})
+# Keys the keyboard pages use for themselves, so no label may take them: the task page's S (skip),
+# F (flag), G (guideline), the audit page's C (correct) and X (incorrect), adjudication's W
+# (reason), and R (reveal media) and ? (the key list) everywhere.
+RESERVED_SHORTCUTS = frozenset({"s", "f", "g", "r", "?", "c", "x", "w"})
 
 
 def label_key_check(key: Any, *, where: str) -> str:
@@ -75,7 +77,7 @@ def label_definitions_clean(labels: Any) -> list[dict[str, Any]]:
         if shortcut in RESERVED_SHORTCUTS:
             raise QuorumError(
                 f"{where}.shortcut: {shortcut!r} is reserved (S skips, F flags, G opens the guideline, "
-                "R reveals media, ? shows the keys)",
+                "C and X judge an audit, W writes an adjudication's reason, R reveals media, ? shows the keys)",
                 field=f"{where}.shortcut",
             )
         if shortcut and shortcut in shortcuts:

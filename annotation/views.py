@@ -25,7 +25,7 @@ from django.views.decorators.vary import vary_on_headers
 from annotation import selectors, services
 from annotation.forms import SKIP_REASONS, AnnotationSubmitForm, FlagRaiseForm, SkipForm
 from annotation.models import Assignment, Guideline, LabelSchema
-from annotation.presenters import item_media_urls, item_metadata_rows
+from annotation.presenters import item_media_urls, item_metadata_rows, label_choices
 from core.errors import NotAllowed, QuorumError
 from core.pages import form_errors_text, service_attempt
 
@@ -35,8 +35,6 @@ from projects import access
 
 T = TypeVar("T")
 TASK_PAGE = "annotation/task_detail.html"
-# Keys the task page keeps for its commands; a label shortcut on one of them is not offered.
-COMMAND_KEYS = frozenset({"s", "f", "g", "r", "?"})
 
 
 @login_required
@@ -212,26 +210,9 @@ def _item_context(assignment: Assignment) -> dict[str, Any]:
         "item": work.item,
         "media": item_media_urls(work.item),
         "metadata": item_metadata_rows(work.item.metadata),
-        "labels": _label_choices(selectors.label_tree_rows(labels=work.labels)),
+        "labels": label_choices(work.labels),
         "multi": bool(version and version.schema.selection == LabelSchema.Selection.MULTI),
     }
-
-
-def _label_choices(rows: list[selectors.LabelRow]) -> list[dict[str, Any]]:
-    """Each label with the one key that picks it (`key`): its own shortcut, unless that is a
-    command key; else its position (1-9) when no shortcut claims that digit; else none."""
-    claimed = {row.label.shortcut.lower() for row in rows if row.label.shortcut}
-    choices = []
-    for position, row in enumerate(rows, start=1):
-        shortcut = row.label.shortcut.lower()
-        if shortcut and shortcut not in COMMAND_KEYS:
-            key = shortcut
-        elif position <= 9 and str(position) not in claimed:
-            key = str(position)
-        else:
-            key = ""
-        choices.append({"label": row.label, "key": key, "indent": min(row.depth, 4)})
-    return choices
 
 
 def _guideline_html(guideline: Guideline | None) -> SafeString:

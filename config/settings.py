@@ -312,6 +312,9 @@ QUORUM_FAST_LANE = env_bool("QUORUM_FAST_LANE", True)
 # from the cache: recomputed after a new annotation, but at most this often (seconds) on a busy
 # project. The delivery gate and the API always compute them afresh.
 QUORUM_PAGE_FIGURES_SECONDS = env_int("QUORUM_PAGE_FIGURES_SECONDS", 60)
+# Adjudication (quality.selectors.queues): an item still short of its overlap joins the queue only
+# once it is stalled: no live lease on it and no annotation for this many hours.
+QUORUM_ADJUDICATION_STALL_HOURS = env_int("QUORUM_ADJUDICATION_STALL_HOURS", 48)
 # Dashboard rollups (workbench.rollups): annotations younger than this wait for the next run, so one
 # committed a moment after a higher id is never skipped by the id watermark.
 QUORUM_ROLLUP_SETTLE_SECONDS = env_int("QUORUM_ROLLUP_SETTLE_SECONDS", 10)

@@ -5,6 +5,11 @@ scikit-learn's, so the figures can be checked against it: a label's precision (r
 nothing was predicted as (truly is) it; macro averages run over the labels that occur in the truth
 or the predictions; micro averages pool every decision (for single-label data they all equal the
 accuracy).
+
+A figure with nothing to measure is None (JSON null), never 0: the precision, recall and F1 of a
+label with no examples and no predictions (sklearn would say 0, which reads as a model that got
+it all wrong), the averages when no label occurs at all, and a threshold's precision when it
+keeps no prediction. Pages show None as "—".
 """
 
 from __future__ import annotations
@@ -63,14 +68,17 @@ def classification_figures(
     correct = int(per["tp"].sum())
     accuracy = correct / n if n else 0.0
 
-    def average(weights: npt.NDArray | None) -> dict[str, float]:
+    def average(weights: npt.NDArray | None) -> dict[str, float | None]:
         if not present.any():
-            return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+            return {"precision": None, "recall": None, "f1": None}
         chosen = {name: per[name][present] for name in ("precision", "recall", "f1")}
         w = None if weights is None else weights[present]
         if w is not None and w.sum() == 0:
-            return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+            return {"precision": None, "recall": None, "f1": None}
         return {name: float(np.average(values, weights=w)) for name, values in chosen.items()}
+
+    def measured(name: str, code: int) -> float | None:
+        return float(per[name][code]) if present[code] else None
 
     figures: dict[str, Any] = {
         "n": n,
@@ -78,9 +86,9 @@ def classification_figures(
         "labels": [
             {
                 "key": key,
-                "precision": float(per["precision"][code]),
-                "recall": float(per["recall"][code]),
-                "f1": float(per["f1"][code]),
+                "precision": measured("precision", code),
+                "recall": measured("recall", code),
+                "f1": measured("f1", code),
                 "support": int(per["support"][code]),
                 "predicted": int(per["predicted"][code]),
             }
@@ -106,8 +114,9 @@ def threshold_figures(
     thresholds: Sequence[float],
 ) -> list[dict[str, Any]]:
     """At each threshold t, keep the predictions with score ≥ t (the others abstain): overall
-    precision (correct kept / kept), recall (correct kept / all rows) and coverage; per label,
-    precision (correct kept predictions of it / kept predictions of it) and recall (/ its support)."""
+    precision (correct kept / kept; None when nothing is kept), recall (correct kept / all rows)
+    and coverage; per label, precision (correct kept predictions of it / kept predictions of it)
+    and recall (/ its support), both None for a label with no examples and no kept prediction."""
     n, size = len(truth), len(keys)
     support = np.bincount(truth, minlength=size)
     hit = truth == predicted
@@ -122,11 +131,21 @@ def threshold_figures(
                 "threshold": float(threshold),
                 "kept": n_kept,
                 "coverage": n_kept / n if n else 0.0,
-                "precision": n_hit / n_kept if n_kept else 0.0,
+                "precision": n_hit / n_kept if n_kept else None,
                 "recall": n_hit / n if n else 0.0,
                 "labels": {
-                    key: {"precision": float(p), "recall": float(r)}
-                    for key, p, r in zip(keys, _ratio(tp_kept, predicted_kept), _ratio(tp_kept, support), strict=True)
+                    key: (
+                        {"precision": float(p), "recall": float(r)}
+                        if seen
+                        else {"precision": None, "recall": None}  # no examples, no prediction kept
+                    )
+                    for key, p, r, seen in zip(
+                        keys,
+                        _ratio(tp_kept, predicted_kept),
+                        _ratio(tp_kept, support),
+                        (support > 0) | (predicted_kept > 0),
+                        strict=True,
+                    )
                 },
             }
         )

@@ -53,8 +53,9 @@ class DataRequest(models.Model):
         REJECTED = "rejected", "Rejected"
 
     class Stage(models.TextChoices):
-        """Where the request is, as its team follows it: its status, then its project's phase.
-        Not stored (workbench.selectors.datarequest_list annotates it), so no migration."""
+        """Where the request is, as its team follows it: its status, then delivered once a delivery
+        of its project is done (`delivered_at`), else its project's phase. Not stored itself
+        (workbench.selectors.datarequest_list annotates it)."""
 
         SUBMITTED = "submitted", "Submitted"
         ACCEPTED = "accepted", "Accepted"
@@ -97,6 +98,9 @@ class DataRequest(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first delivery of its project was done (set by the build)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

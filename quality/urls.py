@@ -14,6 +14,7 @@ urlpatterns = [
         name="annotator_reinstate",
     ),
     path("projects/<int:pk>/root-cause/", views.root_cause, name="root_cause"),
+    path("projects/<int:pk>/audits/draw/", views.audit_draw, name="audit_draw"),
     path("audits/", views.audit_queue, name="audit_queue"),
     path("audits/<int:sample_pk>/review/", views.audit_review, name="audit_review"),
     path("adjudications/", views.adjudication_queue, name="adjudication_queue"),

@@ -22,21 +22,23 @@ from django.views.decorators.vary import vary_on_headers
 
 from annotation import selectors as annotation_selectors
 from annotation.models import LabelSchema
-from annotation.presenters import item_media_urls, item_metadata_rows
+from annotation.presenters import item_media_urls, item_metadata_rows, label_choices
 from core.pages import service_attempt
 from projects import access
 from projects import services as project_services
 from projects.models import Membership, Project
 from quality.models import AuditSample, Consensus, QualityJob, Review
 from quality.selectors import accuracy, gate, jobs, queues, reports
-from quality.services.audits import review_record
+from quality.services.audits import audit_sample_draw_planned, audit_sample_plan, review_record
 from quality.services.consensus import adjudication_record
 from quality.services.reports import agreement_report_enqueue, project_alpha_compute
 
 T = TypeVar("T")
 
 AUDIT_PAGE = "quality/audit_queue.html"
-# Letters that pick an error cause on the audit page (C, X, R and ? are the page's commands).
+# The letter each error cause prefers on the audit page. C, X, R and ? are the page's commands,
+# and the labels' keys come first: a cause whose letter a label holds takes the next free letter
+# of its name (audit_cause_choices).
 CAUSE_KEYS = {
     Review.ErrorCause.GUIDELINE_GAP: "g",
     Review.ErrorCause.MISREAD_CONTENT: "m",
@@ -44,6 +46,7 @@ CAUSE_KEYS = {
     Review.ErrorCause.AMBIGUOUS_ITEM: "a",
     Review.ErrorCause.TOOL_PROBLEM: "t",
 }
+AUDIT_COMMAND_KEYS = frozenset({"c", "x", "r", "?"})
 
 
 # --- Helpers ----------------------------------------------------------------------------------
@@ -194,6 +197,67 @@ def root_cause(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+# --- Drawing audit samples (leads) --------------------------------------------------------------
+
+AUDIT_DRAW_PAGE = "quality/audit_draw.html"
+AUDIT_SHARE_DEFAULT = 0.1
+
+
+def _draw_input(data: Any) -> tuple[dict[str, Any], list[str]]:
+    """The share and seed of the draw form, with an error naming the field for each bad one."""
+    errors, share, seed = [], None, 0
+    try:
+        share = float(data.get("share", AUDIT_SHARE_DEFAULT))
+        if not 0 < share <= 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(f"share: {data.get('share')!r} is not a number above 0 and at most 1 (0.1 is 10%)")
+        share = None
+    try:
+        seed = int(data.get("seed") or 0)
+        if seed < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(f"seed: {data.get('seed')!r} is not a whole number, 0 or more")
+    return {"share": share, "seed": seed}, errors
+
+
+@login_required
+@vary_on_headers("HX-Request")
+@require_http_methods(["GET", "POST"])
+def audit_draw(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: what a draw with this share would take, per stratum (htmx: the preview alone).
+    POST: draw it, then back to the project's quality section with what was drawn."""
+    project = _lead_project(request, pk)
+    data = request.POST if request.method == "POST" else request.GET
+    fields, errors = _draw_input(data)
+    for error in errors:
+        messages.error(request, error)
+    if request.method == "POST" and not errors:
+        done = service_attempt(request, audit_sample_draw_planned, project_id=project.pk, actor=request.user, **fields)
+        if done is not None:
+            plan, samples = done
+            parts = ", ".join(f"{row['planned']} {row['name'].lower()}" for row in plan.strata if row["planned"])
+            messages.success(
+                request,
+                f"Drew {len(samples)} audit sample{'s' if len(samples) != 1 else ''}"
+                + (f": {parts}." if parts else "."),
+            )
+            return redirect(f"{project.get_absolute_url()}#quality")
+    plan = None
+    if not errors:
+        plan = service_attempt(request, audit_sample_plan, project_id=project.pk, actor=request.user, **fields)
+    context = {
+        "project": project,
+        "plan": plan,
+        "share": data.get("share", AUDIT_SHARE_DEFAULT),
+        "seed": fields["seed"],
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, f"{AUDIT_DRAW_PAGE}#preview", context)
+    return render(request, AUDIT_DRAW_PAGE, context)
+
+
 # --- The reviewers' audit queue ------------------------------------------------------------------
 
 
@@ -222,53 +286,71 @@ def audit_review(request: HttpRequest, sample_pk: int) -> HttpResponse:
     )
     if sample is None:
         raise Http404("No such audit sample.")
-    verdict = request.POST.get("verdict", "")
-    incorrect = verdict == Review.Verdict.INCORRECT
+    posted = {
+        "verdict": request.POST.get("verdict", ""),
+        "correct_labels": request.POST.getlist("correct_labels"),
+        "error_cause": request.POST.get("error_cause", ""),
+        "note": request.POST.get("note", ""),
+    }
+    incorrect = posted["verdict"] == Review.Verdict.INCORRECT
     review = service_attempt(
         request,
         review_record,
         sample=sample,
         reviewer=request.user,
-        verdict=verdict,
-        correct_labels=request.POST.getlist("correct_labels") if incorrect else None,
-        error_cause=request.POST.get("error_cause", "") if incorrect else "",
-        note=request.POST.get("note", ""),
+        verdict=posted["verdict"],
+        correct_labels=posted["correct_labels"] if incorrect else None,
+        error_cause=posted["error_cause"] if incorrect else "",
+        note=posted["note"],
     )
     if review is not None:
-        messages.success(request, f"Recorded: {review.get_verdict_display().lower()}.")
+        cause = f" ({review.get_error_cause_display()})" if review.error_cause else ""
+        messages.success(request, f"Recorded: {review.get_verdict_display().lower()}{cause}.")
         if not request.htmx:
             return redirect("quality:audit_queue")
         return _audit_response(request)
-    # Refused: show the same sample again with the reason.
-    if not request.htmx:
-        return redirect("quality:audit_queue")
-    return _audit_response(request, sample_pk=sample.pk)
+    # Refused: the same sample again with the reason, and the reviewer's choices kept.
+    return _audit_response(request, sample_pk=sample.pk, posted=posted)
 
 
-def _audit_response(request: HttpRequest, *, sample_pk: int | None = None) -> HttpResponse:
+def _audit_response(
+    request: HttpRequest, *, sample_pk: int | None = None, posted: dict[str, Any] | None = None
+) -> HttpResponse:
     queue = queues.audit_queue(reviewer=request.user)
     sample = None
     if sample_pk is not None:
         sample = queue.filter(pk=sample_pk).first()
+    if sample is None or posted is None:
+        posted = {}
     if sample is None:
         sample = queue.first()
-    context: dict[str, Any] = {"sample": sample, "pending": queue.count(), "cause_keys": _cause_choices()}
+    context: dict[str, Any] = {"sample": sample, "pending": queue.count(), "posted": posted}
     if sample is not None:
-        context.update(_sample_context(sample))
+        context.update(_sample_context(sample, chosen=posted.get("correct_labels") or []))
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, f"{AUDIT_PAGE}#audit", context)
     return render(request, AUDIT_PAGE, context)
 
 
-def _cause_choices() -> list[dict[str, str]]:
-    return [{"value": value, "label": label, "key": CAUSE_KEYS[value]} for value, label in Review.ErrorCause.choices]
+def audit_cause_choices(*, taken: set[str]) -> list[dict[str, str]]:
+    """Each error cause with its readable name and the letter that picks it on the audit page:
+    its CAUSE_KEYS letter, unless a label's key (`taken`) or a page command holds it; then the
+    first free letter of its name; else the first free letter a-z; else none."""
+    used = set(taken) | AUDIT_COMMAND_KEYS
+    choices = []
+    for value, label in Review.ErrorCause.choices:
+        candidates = [CAUSE_KEYS[value], *label.lower(), *"abcdefghijklmnopqrstuvwxyz"]
+        key = next((letter for letter in candidates if letter.isalpha() and letter not in used), "")
+        used.add(key)
+        choices.append({"value": value, "label": label, "key": key})
+    return choices
 
 
-def _sample_context(sample: AuditSample) -> dict[str, Any]:
+def _sample_context(sample: AuditSample, *, chosen: list[str]) -> dict[str, Any]:
     annotation = sample.annotation
     version = annotation.schema_version
-    rows = annotation_selectors.label_tree_rows(labels=version.labels.all())
-    names = {row.label.key: row.label.name for row in rows}
+    labels = label_choices(annotation_selectors.schema_labels(version=version))
+    names = {row["label"].key: row["label"].name for row in labels}
     return {
         "project": sample.project,
         "annotation": annotation,
@@ -276,10 +358,9 @@ def _sample_context(sample: AuditSample) -> dict[str, Any]:
         "media": item_media_urls(annotation.item),
         "metadata": item_metadata_rows(annotation.item.metadata),
         "given": [{"key": key, "name": names.get(key, key)} for key in annotation.labels],
-        "labels": [
-            {"label": row.label, "key": str(position) if position <= 9 else "", "indent": min(row.depth, 4)}
-            for position, row in enumerate(rows, start=1)
-        ],
+        "labels": labels,
+        "chosen": chosen,
+        "cause_keys": audit_cause_choices(taken={row["key"] for row in labels if row["key"]}),
         "multi": version.schema.selection == LabelSchema.Selection.MULTI,
     }
 
@@ -364,8 +445,8 @@ def _adjudication_response(request: HttpRequest, *, item_pk: int | None = None) 
 def _adjudication_context(consensus: Any) -> dict[str, Any]:
     item = consensus.item
     version = annotation_selectors.schema_version_current(schema_id=consensus.project.label_schema_id)
-    rows = annotation_selectors.label_tree_rows(labels=version.labels.all()) if version else []
-    names = {row.label.key: row.label.name for row in rows}
+    labels = label_choices(annotation_selectors.schema_labels(version=version)) if version else []
+    names = {row["label"].key: row["label"].name for row in labels}
     total = sum(consensus.votes.values()) or 1
     votes = sorted(consensus.votes.items(), key=lambda pair: (-pair[1], pair[0]))
     return {
@@ -381,9 +462,6 @@ def _adjudication_context(consensus: Any) -> dict[str, Any]:
             {**row, "names": [names.get(key, key) for key in row["labels"]]}
             for row in queues.adjudication_votes(consensus=consensus)
         ],
-        "labels": [
-            {"label": row.label, "key": str(position) if position <= 9 else "", "indent": min(row.depth, 4)}
-            for position, row in enumerate(rows, start=1)
-        ],
+        "labels": labels,
         "multi": version is not None and version.schema.selection == LabelSchema.Selection.MULTI,
     }

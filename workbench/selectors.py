@@ -35,11 +35,12 @@ from projects.models import (
     Membership,
     Project,
     RequestComment,
+    RollupWatermark,
 )
 from quality.models import AgreementReport
 from quality.selectors.accuracy import GoldAccuracy, accuracy_rate, gold_accuracy, gold_annotator_row
 from workbench import forecast as forecasting
-from workbench.rollups import histogram_add, histogram_quantile
+from workbench.rollups import WATERMARK, histogram_add, histogram_quantile
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -78,9 +79,10 @@ def project_get(*, user: User, pk: int) -> Project:
 def datarequest_list(*, user: User) -> QuerySet[DataRequest]:
     """Requests `user` may see (access.visible_requests: leads all, others their own and their team's).
 
-    Each row carries `stage` (DataRequest.Stage): its status until accepted, then where its
-    project is: production or QA (or on hold from them) is in production, delivered or closed is
-    delivered. Its project, with the progress rollup, is loaded with it.
+    Each row carries `stage` (DataRequest.Stage): its status until accepted; delivered once a
+    delivery of its project is done (`delivered_at`) or the project is delivered or closed; else
+    where its project is: production or QA (or on hold from them) is in production. Its project,
+    with the progress rollup, is loaded with it.
     """
     Phase = Project.Phase
     working, done = [Phase.PRODUCTION, Phase.QA], [Phase.DELIVERED, Phase.CLOSED]
@@ -88,7 +90,7 @@ def datarequest_list(*, user: User) -> QuerySet[DataRequest]:
     stage = Case(
         When(status=DataRequest.Status.SUBMITTED, then=Value(Stage.SUBMITTED)),
         When(status=DataRequest.Status.REJECTED, then=Value(Stage.REJECTED)),
-        When(project__phase__in=done, then=Value(Stage.DELIVERED)),
+        When(Q(delivered_at__isnull=False) | Q(project__phase__in=done), then=Value(Stage.DELIVERED)),
         When(
             Q(project__phase__in=working) | Q(project__phase=Phase.ON_HOLD, project__phase_before_hold__in=working),
             then=Value(Stage.IN_PRODUCTION),
@@ -185,22 +187,63 @@ def project_forecast(*, project: Project, counts: dict[date, int], today: date) 
     return forecasting.forecast_finish(remaining=remaining, daily=daily, today=today, deadline=project.deadline)
 
 
+def _rollup_totals(project_ids: list[int]) -> dict[int, dict[str, int]]:
+    """All-time sums of the daily rollups per project: regular annotations, items completed, gold
+    answered and correct. One query."""
+    return {
+        row["project_id"]: row
+        for row in DailyRollup.objects.filter(project_id__in=project_ids)
+        .values("project_id")
+        .annotate(
+            annotations=Sum("annotations"),
+            completed=Sum("items_completed"),
+            answered=Sum("gold_answered"),
+            correct=Sum("gold_correct"),
+        )
+        .order_by("project_id")
+    }
+
+
+def _done_from(project: Project, totals: dict[str, int] | None) -> None:
+    project.annotations_done = (totals or {}).get("annotations") or 0
+    project.items_completed = (totals or {}).get("completed") or 0
+
+
+def project_done_attach(*, projects: list[Project]) -> list[Project]:
+    """Set each project's done figures (`annotations_done`, `items_completed`) to the rollups'
+    all-time sums, the source the burn-up, the throughput, the retrospective and the portfolio
+    read, so a page never shows two counts of the same work. The stored counters on the row are
+    recounted only every QUORUM_PROGRESS_REFRESH_SECONDS (and after an import), so they lag; the
+    required figures (`annotations_required`, `items_total`) change only with imports, whose
+    refresh recounts them, and stay as stored. In memory only; one query."""
+    totals = _rollup_totals([project.pk for project in projects])
+    for project in projects:
+        _done_from(project, totals.get(project.pk))
+    return projects
+
+
+def throughput_days(*, counts: dict[date, int], today: date) -> dict[str, int]:
+    """The 7-day throughput as pages show it: the last seven full UTC days, yesterday back
+    (`last_7_days`, today left out, so a morning does not look like a slow week), and `today`
+    so far."""
+    return {
+        "last_7_days": sum(counts.get(today - timedelta(days=offset), 0) for offset in range(1, 8)),
+        "today": counts.get(today, 0),
+    }
+
+
 def portfolio_figures(*, projects: list[Project], today: date) -> list[Project]:
-    """Attach to each project its 7-day throughput, forecast and gold accuracy, from the rollups.
-    Two queries whatever the number of projects."""
+    """Attach to each project its 7-day throughput (full days to yesterday), forecast, gold
+    accuracy and done figures (project_done_attach), from the rollups. Two queries whatever the
+    number of projects."""
     window = max(settings.QUORUM_FORECAST_WINDOW_DAYS, 7)
     ids = [project.pk for project in projects]
     counts = rollup_daily_counts(project_ids=ids, start=today - timedelta(days=window), end=today)
-    gold = {
-        row["project_id"]: row
-        for row in DailyRollup.objects.filter(project_id__in=ids)
-        .values("project_id")
-        .annotate(answered=Sum("gold_answered"), correct=Sum("gold_correct"))
-        .order_by("project_id")
-    }
+    gold = _rollup_totals(ids)
     for project in projects:
         own = counts.get(project.pk, {})
-        project.throughput_7d = sum(own.get(today - timedelta(days=offset), 0) for offset in range(1, 8))
+        project.throughput_7d = throughput_days(counts=own, today=today)["last_7_days"]
+        _done_from(project, gold.get(project.pk))
         project.forecast = project_forecast(project=project, counts=own, today=today)
         figures = gold.get(project.pk)
         project.gold_answered = figures["answered"] if figures else 0
@@ -291,18 +334,18 @@ def _milestone_marks(*, project: Project) -> list[dict[str, Any]]:
 def project_dashboard(*, project: Project, today: date, history_days: int = 120) -> dict[str, Any]:
     """The project page's figures and chart data, from the rollups and the stored agreement
     reports: forecast, burn-up against the plan, throughput per day, quality trend, label
-    distribution against the requested volume. Two queries (three for a project older than
-    `history_days`); the milestones come from project_get's prefetch."""
+    distribution against the requested volume. Three queries; the milestones come from project_get's prefetch. The project's done figures
+    are brought to the rollups' first (project_done_attach), so the header cards, the forecast and
+    the charts count the same annotations."""
+    project_done_attach(projects=[project])
     start = today - timedelta(days=history_days)
     rows = list(
         DailyRollup.objects.filter(project=project, day__gte=start, day__lte=today)
         .order_by("day")
         .values("day", "annotations", "items_completed", "gold_answered", "gold_correct", "label_votes")
     )
-    # Items completed before the charted window (only a project older than the window has any).
-    earlier = {"items": 0}
-    if project.created_at.date() < start:
-        earlier = DailyRollup.objects.filter(project=project, day__lt=start).aggregate(items=Sum("items_completed"))
+    # Items completed before the charted window: the all-time total less the window's.
+    earlier = {"items": project.items_completed - sum(row["items_completed"] for row in rows)}
     counts = {row["day"]: row["annotations"] for row in rows}
     by_day = {row["day"]: row for row in rows}
     first_day = rows[0]["day"] if rows else today
@@ -337,10 +380,12 @@ def project_dashboard(*, project: Project, today: date, history_days: int = 120)
         "today": today.isoformat(),
         "labels": labels,
     }
-    throughput_7d = sum(counts.get(today - timedelta(days=offset), 0) for offset in range(1, 8))
+    days_done = throughput_days(counts=counts, today=today)
     return {
         "forecast": project_forecast(project=project, counts=counts, today=today),
-        "throughput_7d": throughput_7d,
+        "throughput_7d": days_done["last_7_days"],
+        "throughput_today": days_done["today"],
+        "as_of": RollupWatermark.objects.filter(name=WATERMARK).values_list("refreshed_at", flat=True).first(),
         "charts": charts,
     }
 
@@ -448,7 +493,9 @@ def project_annotator_rows(
 
 def datarequest_forecasts_attach(*, data_requests: list[DataRequest], today: date) -> list[DataRequest]:
     """Give the project of each accepted request its finish forecast (`project.forecast`, from
-    project_forecast over the daily rollups), for the requesters who follow it. One query."""
+    project_forecast over the daily rollups), for the requesters who follow it. One query. (The
+    API's progress figures are the stored counters, with `progress_refreshed_at` saying how old
+    they are.)"""
     accepted = (_project_of(r) for r in data_requests if r.status == DataRequest.Status.ACCEPTED)
     projects = [project for project in accepted if project is not None]
     if not projects:
@@ -458,6 +505,15 @@ def datarequest_forecasts_attach(*, data_requests: list[DataRequest], today: dat
     for project in projects:
         project.forecast = project_forecast(project=project, counts=counts.get(project.pk, {}), today=today)
     return data_requests
+
+
+def datarequest_page_progress(*, data_request: DataRequest) -> DataRequest:
+    """The request page's progress of its project: done figures from the rollups
+    (project_done_attach), as the project's own page shows them. One query, none without a project."""
+    project = _project_of(data_request) if data_request.status == DataRequest.Status.ACCEPTED else None
+    if project is not None:
+        project_done_attach(projects=[project])
+    return data_request
 
 
 def _project_of(data_request: DataRequest) -> Project | None:

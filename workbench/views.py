@@ -439,6 +439,8 @@ def _openable_project_ids(request: HttpRequest, data_requests: Any) -> set[int]:
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     data_request = _request_or_404(request, pk)
+    _rollups_current()
+    selectors.datarequest_page_progress(data_request=data_request)
     can_triage = access.can_triage_requests(request.user) and data_request.status == DataRequest.Status.SUBMITTED
     context = {
         "data_request": data_request,

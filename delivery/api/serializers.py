@@ -3,6 +3,7 @@ parse input for the services (delivery.services holds every rule)."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from delivery.models import Delivery, Evaluation, Format, WebhookAttempt, WebhookEndpoint
@@ -101,9 +102,68 @@ class WebhookAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_UNMEASURED = "null when there is nothing to measure"
+_FIGURE = {"type": "number", "format": "double", "nullable": True, "minimum": 0, "maximum": 1}
+
+
+def _figures(what: str) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            name: {**_FIGURE, "description": f"{name} {what}, {_UNMEASURED}"} for name in ("precision", "recall", "f1")
+        },
+    }
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "The figures of a done evaluation (empty until then), by delivery.metrics. "
+        "A figure with nothing to measure is null, never 0.",
+        "properties": {
+            "n": {"type": "integer", "description": "Predictions scored."},
+            "accuracy": {"type": "number", "format": "double"},
+            "labels": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "key": {"type": "string"},
+                        **{
+                            name: {
+                                **_FIGURE,
+                                "description": f"null when the label has no examples and no predictions ({name} "
+                                "would be 0/0)",
+                            }
+                            for name in ("precision", "recall", "f1")
+                        },
+                        "support": {"type": "integer", "description": "Eval items whose label this is."},
+                        "predicted": {"type": "integer", "description": "Predictions of this label."},
+                    },
+                },
+            },
+            "macro": _figures("averaged over the labels that occur; null when none does"),
+            "weighted": _figures("weighted by support; null when no label occurs"),
+            "micro": _figures("pooled over every decision"),
+            "confusion": {"type": "object", "description": "keys, and matrix[true][predicted] counts."},
+            "thresholds": {
+                "type": "array",
+                "description": "With scores: figures when only predictions scoring at least the threshold are kept. "
+                "precision is null when none is kept; a label's precision and recall are null when it has no "
+                "examples and no kept prediction.",
+                "items": {"type": "object"},
+            },
+        },
+    }
+)
+class EvaluationReportField(serializers.JSONField):
+    """The stored report as it is, documented in the schema (nullable figures included)."""
+
+
 class EvaluationSerializer(serializers.ModelSerializer):
     accuracy = serializers.SerializerMethodField()
     macro_f1 = serializers.SerializerMethodField()
+    report = EvaluationReportField(read_only=True)
 
     class Meta:
         model = Evaluation

@@ -62,6 +62,7 @@ from quality.selectors.accuracy import audit_accuracy, gold_accuracy
 from quality.selectors.gate import quality_gate
 from quality.selectors.reports import agreement_report_latest
 from quality.services.consensus import consensus_compute
+from workbench.services.datarequests import datarequest_delivered
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -418,6 +419,8 @@ def _delivery_commit(
             current.message = f"Delivered version {version}"
             current.full_clean()
             current.save()
+            if request is not None:
+                datarequest_delivered(request_id=request.pk, delivered_at=now)
             activity_record(
                 actor=delivery.created_by,
                 verb="delivery.done",

@@ -250,13 +250,36 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 class AuditSampleDrawSerializer(serializers.Serializer):
     project = serializers.IntegerField(help_text="A project you lead.")
-    share = serializers.FloatField(help_text="The share of annotations to draw at random: above 0, at most 1.")
+    share = serializers.FloatField(
+        help_text="The share of the project's regular annotations to have audited, above 0 and at most 1: "
+        "the project then has ⌈share × annotations⌉ samples in all, shared among the strata."
+    )
     seed = serializers.IntegerField(default=0, min_value=0)
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Only say what would be drawn (per stratum); draw nothing. Answers 200."
+    )
+
+
+class AuditStratumPlanSerializer(serializers.Serializer):
+    stratum = serializers.ChoiceField(choices=AuditSample.Stratum.choices, read_only=True)
+    name = serializers.CharField(read_only=True)
+    wanted = serializers.IntegerField(read_only=True, help_text="What the stratum asks for at this share.")
+    planned = serializers.IntegerField(
+        read_only=True, help_text="What it is given inside the share (drawn, unless a dry run)."
+    )
 
 
 class AuditDrawResultSerializer(serializers.Serializer):
-    drawn = serializers.IntegerField(read_only=True, help_text="New samples drawn (none drawn twice).")
-    by_stratum = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+    dry_run = serializers.BooleanField(read_only=True)
+    drawn = serializers.IntegerField(read_only=True, help_text="New samples drawn (none drawn twice; 0 in a dry run).")
+    planned = serializers.IntegerField(read_only=True, help_text="Samples this draw takes (or would take).")
+    by_stratum = serializers.DictField(
+        child=serializers.IntegerField(), read_only=True, help_text="Samples taken (or that would be) per stratum."
+    )
+    annotations = serializers.IntegerField(read_only=True, help_text="The project's regular submitted annotations.")
+    target = serializers.IntegerField(read_only=True, help_text="⌈share × annotations⌉: the samples wanted in all.")
+    drawn_before = serializers.IntegerField(read_only=True, help_text="Samples of the project drawn earlier.")
+    strata = AuditStratumPlanSerializer(many=True, read_only=True)
 
 
 # --- Adjudication -----------------------------------------------------------------------------------

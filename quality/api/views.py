@@ -9,7 +9,6 @@ another project is a 404; domain errors become 400/403 in core.exceptions.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -61,7 +60,7 @@ from quality.selectors.gate import quality_gate, root_cause
 from quality.selectors.jobs import quality_job_list
 from quality.selectors.queues import adjudication_queue, audit_queue
 from quality.selectors.reports import agreement_report_list
-from quality.services.audits import audit_sample_draw, review_record
+from quality.services.audits import audit_plan_data, audit_sample_draw_planned, audit_sample_plan, review_record
 from quality.services.consensus import adjudication_record, consensus_enqueue
 from quality.services.reports import agreement_report_enqueue, project_alpha_compute
 
@@ -257,16 +256,24 @@ class AuditSampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _View
 
     @extend_schema(
         request=AuditSampleDrawSerializer,
-        responses={201: AuditDrawResultSerializer, 404: OpenApiResponse(description=NO_PROJECT)},
+        responses={
+            201: AuditDrawResultSerializer,
+            200: OpenApiResponse(AuditDrawResultSerializer, description="dry_run: what would be drawn."),
+            404: OpenApiResponse(description=NO_PROJECT),
+        },
     )
     @action(detail=False, methods=["post"])
     def draw(self, request: Request) -> Response:
-        """Draw annotations of a project for audit (leads): a random share, topped up for new
-        annotators, annotators under the gold bar and thin annotator × label cells."""
+        """Draw annotations of a project for audit (leads): ⌈share × annotations⌉ samples in all,
+        shared among a random stratum and top-ups for new annotators, annotators under the gold bar
+        and thin annotator × label cells. With dry_run, only what would be drawn, per stratum."""
         fields = self._input(request)
         project = _visible_project(request.user, fields.pop("project"))
-        samples = audit_sample_draw(project_id=project.pk, actor=request.user, **fields)
-        result = {"drawn": len(samples), "by_stratum": dict(Counter(sample.stratum for sample in samples))}
+        if fields.pop("dry_run"):
+            plan = audit_sample_plan(project_id=project.pk, actor=request.user, **fields)
+            return self._output(audit_plan_data(plan, drawn=0, dry_run=True), AuditDrawResultSerializer)
+        plan, samples = audit_sample_draw_planned(project_id=project.pk, actor=request.user, **fields)
+        result = audit_plan_data(plan, drawn=len(samples), dry_run=False)
         return self._output(result, AuditDrawResultSerializer, code=status.HTTP_201_CREATED)
 
 

@@ -3,11 +3,14 @@ an adjudicator sees, and the consensus labels in force."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
-from annotation.models import Annotation
+from annotation.models import Annotation, Assignment
 from projects import access
 from quality.models import Adjudication, AuditSample, Consensus
 
@@ -33,11 +36,31 @@ def audit_queue(*, reviewer: User, project_id: int | None = None) -> QuerySet[Au
     )
 
 
+def adjudication_ready(*, now: datetime | None = None) -> Q:
+    """The condition on Consensus rows for an item that is ready to adjudicate: its votes are
+    complete (the consensus counts as many annotations as the item's overlap,
+    `required_annotations`, which dynamic overlap may have raised), or it is stalled: short of its overlap, with no live lease on it (every lease
+    submitted, skipped or expired) and no annotation for QUORUM_ADJUDICATION_STALL_HOURS. An item
+    still waiting for its annotators (one vote of three, a lease running) is not ready: the next
+    votes may settle it."""
+    now = now or timezone.now()
+    since = now - timedelta(hours=settings.QUORUM_ADJUDICATION_STALL_HOURS)
+    live_lease = Assignment.objects.filter(
+        item_id=OuterRef("item_id"), status=Assignment.Status.ACTIVE, expires_at__gt=now
+    )
+    recent = Annotation.objects.filter(item_id=OuterRef("item_id"), submitted_at__gt=since)
+    complete = Q(n_annotations__gte=F("item__required_annotations"))
+    return complete | (~Exists(live_lease) & ~Exists(recent))
+
+
 def adjudication_queue(*, project_id: int, reviewer: User | None = None) -> QuerySet[Consensus]:
-    """Items whose consensus needs a human (tied, or under the confidence bar) and that nobody
-    adjudicated yet, least confident first; with `reviewer`, without the items they annotated."""
-    queue = Consensus.objects.filter(project_id=project_id, needs_adjudication=True).exclude(
-        Exists(Adjudication.objects.filter(item_id=OuterRef("item_id")))
+    """Items whose consensus needs a human (tied, or under the confidence bar), that are ready
+    (adjudication_ready: complete or stalled) and that nobody adjudicated yet, least confident
+    first; with `reviewer`, without the items they annotated."""
+    queue = (
+        Consensus.objects.filter(project_id=project_id, needs_adjudication=True)
+        .filter(adjudication_ready())
+        .exclude(Exists(Adjudication.objects.filter(item_id=OuterRef("item_id"))))
     )
     if reviewer is not None:
         queue = queue.exclude(Exists(Annotation.objects.filter(item_id=OuterRef("item_id"), annotator=reviewer)))
@@ -45,10 +68,12 @@ def adjudication_queue(*, project_id: int, reviewer: User | None = None) -> Quer
 
 
 def adjudication_next(*, reviewer: User, skipped: Iterable[int] = ()) -> tuple[Consensus | None, int]:
-    """The reviewer's next item to settle over all the projects they review or lead (least
-    confident first, never one they annotated, none of `skipped`), and how many are waiting."""
+    """The reviewer's next item to settle over all the projects they review or lead (ready ones
+    only, see adjudication_ready; least confident first, never one they annotated, none of
+    `skipped`), and how many are waiting."""
     queue = (
         Consensus.objects.filter(project_id__in=access.adjudicating_project_ids(reviewer), needs_adjudication=True)
+        .filter(adjudication_ready())
         .exclude(Exists(Adjudication.objects.filter(item_id=OuterRef("item_id"))))
         .exclude(Exists(Annotation.objects.filter(item_id=OuterRef("item_id"), annotator=reviewer)))
     )

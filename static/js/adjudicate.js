@@ -1,6 +1,6 @@
 /* Quorum adjudication page: the reviewer's final label with the keyboard.
  *
- * 1-9 picks a label, Enter settles, S leaves the item for another reviewer, W jumps to the reason,
+ * A label's key (shown beside it: its own shortcut, else a digit) picks it, Enter settles, S leaves the item for another reviewer, W jumps to the reason,
  * R reveals blurred media, ? shows the key list. Loaded with `defer` under a strict
  * Content-Security-Policy; the page works without it (plain form, CSS-only reveal).
  */
@@ -71,9 +71,7 @@
     }
     var key = event.key.toLowerCase();
     var handled = false;
-    if (/^[1-9]$/.test(key)) {
-      handled = chooseLabel(key);
-    } else if (key === "s") {
+    if (key === "s") {
       handled = click("adjudication-skip");
     } else if (key === "w") {
       handled = focusReason();
@@ -83,6 +81,8 @@
       var help = document.getElementById("keys-help");
       help.open = !help.open;
       handled = true;
+    } else {
+      handled = chooseLabel(key);
     }
     if (handled) {
       event.preventDefault();

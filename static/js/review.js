@@ -1,8 +1,10 @@
 /* Quorum audit page: the reviewer's verdict with the keyboard.
  *
- * C = correct, X = incorrect (then 1-9 picks the right label and a letter picks the error cause),
- * R reveals blurred media, ? shows the key list, Enter records. Loaded with `defer` under a strict
- * Content-Security-Policy; the page works without it (plain form, CSS-only reveal).
+ * C = correct, X = incorrect (then a label's key, shown beside it, picks the right label and a
+ * cause's letter, shown beside it, picks the error cause), R reveals blurred media, ? shows the key
+ * list, Enter records. An incorrect verdict without a label or a cause is not sent: the page says
+ * what is missing. Loaded with `defer` under a strict Content-Security-Policy; the page works
+ * without it (plain form, CSS-only reveal; the server then names what is missing).
  */
 (function () {
   "use strict";
@@ -55,6 +57,25 @@
     return true;
   }
 
+  // What the form still needs before it can be sent, or "" when it is complete.
+  function missing(reviewForm) {
+    var chosen = reviewForm.querySelector('input[name="verdict"]:checked');
+    if (!chosen) {
+      return "Choose a verdict first: Correct (C) or Incorrect (X).";
+    }
+    if (chosen.value !== "incorrect") {
+      return "";
+    }
+    if (!reviewForm.querySelector('input[name="correct_labels"]:checked')) {
+      return "Incorrect: pick the label it should have had (its key is beside it).";
+    }
+    var cause = reviewForm.querySelector('select[name="error_cause"]');
+    if (cause && !cause.value) {
+      return "Incorrect: choose why it is wrong (the letter beside each cause picks it).";
+    }
+    return "";
+  }
+
   function toggleHelp() {
     var help = document.getElementById("keys-help");
     help.open = !help.open;
@@ -89,15 +110,33 @@
       handled = keys.toggleReveal(area);
     } else if (key === "?") {
       handled = toggleHelp();
-    } else if (/^[1-9]$/.test(key)) {
-      handled = chooseLabel(key);
     } else {
-      handled = chooseCause(key);
+      handled = chooseLabel(key) || chooseCause(key);
     }
     if (handled) {
       event.preventDefault();
     }
   });
+
+  // Checked before htmx sends it (capture phase: this runs before htmx's own submit handler).
+  document.addEventListener(
+    "submit",
+    function (event) {
+      if (event.target.id !== "review-form") {
+        return;
+      }
+      var problem = missing(event.target);
+      if (problem) {
+        event.preventDefault();
+        event.stopPropagation();
+        errorBox.textContent = problem;
+        errorBox.hidden = false;
+      } else {
+        errorBox.hidden = true;
+      }
+    },
+    true
+  );
 
   document.body.addEventListener("htmx:afterSwap", function () {
     errorBox.hidden = true;

@@ -130,3 +130,51 @@ def test_evaluation_refuses_other_files(labelled, lead, requester):
     delivery = _delivered(labelled, lead)
     with pytest.raises(QuorumError, match="csv"):
         evaluation_create(delivery=delivery, actor=requester, file=SimpleUploadedFile("p.xlsx", b"x"))
+
+
+def test_a_label_with_no_examples_and_no_predictions_has_no_figures():
+    # Label "c" never occurs: neither in the truth nor in the predictions.
+    ours = metrics.classification_figures([0, 0, 1, 1], [0, 1, 1, 1], ["a", "b", "c"], scores=[0.9, 0.2, 0.8, 0.7])
+    by_key = {row["key"]: row for row in ours["labels"]}
+    assert by_key["c"] == {"key": "c", "precision": None, "recall": None, "f1": None, "support": 0, "predicted": 0}
+    assert by_key["a"]["precision"] == 1.0 and by_key["a"]["recall"] == 0.5
+    # Averages run over the labels that occur, as before (sklearn's macro over a and b).
+    assert ours["macro"]["f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+    top = ours["thresholds"][-1]  # 0.99: nothing kept
+    assert top["kept"] == 0 and top["precision"] is None and top["labels"]["c"] == {"precision": None, "recall": None}
+    assert top["labels"]["a"] == {"precision": 0.0, "recall": 0.0}  # a has examples: recall 0 is a real 0
+    # Nothing at all: no averages either.
+    empty = metrics.classification_figures([], [], ["a"])
+    assert empty["macro"] == {"precision": None, "recall": None, "f1": None}
+    assert empty["labels"][0]["f1"] is None
+
+
+def test_evaluation_page_and_api_show_no_figure_for_an_absent_label(
+    client, api_client, labelled, lead, requester, django_capture_on_commit_callbacks
+):
+    delivery = _delivered(labelled, lead)
+    rows = [row for row in _eval_rows(delivery) if row["label"] != "violence"]
+    content = "\n".join(["item_id,label", *(f"{row['item_id']},{row['label']}" for row in rows)]).encode()
+    evaluation = _evaluate(delivery, requester, "no-violence.csv", content, django_capture_on_commit_callbacks)
+    assert evaluation.status == Evaluation.Status.DONE, evaluation.error
+    api_client.force_authenticate(user=requester)
+    body = api_client.get(f"/api/v1/evaluations/{evaluation.pk}/").json()
+    violence = next(row for row in body["report"]["labels"] if row["key"] == "violence")
+    assert violence == {"key": "violence", "precision": None, "recall": None, "f1": None, "support": 0, "predicted": 0}
+    safe = next(row for row in body["report"]["labels"] if row["key"] == "safe")
+    assert safe["precision"] == safe["recall"] == safe["f1"] == 1.0
+    client.force_login(requester)
+    html = client.get(evaluation.get_absolute_url()).content.decode()
+    table = html[html.index('id="evaluation-labels"') : html.index("</table>", html.index('id="evaluation-labels"'))]
+    violence_row = table[table.index(">violence</th>") : table.index("</tr>", table.index(">violence</th>"))]
+    assert violence_row.count('<td class="num">—</td>') == 3 and "0.000" not in violence_row
+    safe_row = table[table.index(">safe</th>") : table.index("</tr>", table.index(">safe</th>"))]
+    assert safe_row.count("1.000") == 3
+
+
+def test_the_schema_says_an_unmeasured_figure_is_null(api_client, lead):
+    api_client.force_authenticate(user=lead)
+    schema = api_client.get("/api/v1/schema/", {"format": "json"}).json()
+    report = schema["components"]["schemas"]["Evaluation"]["properties"]["report"]
+    label = report["properties"]["labels"]["items"]["properties"]
+    assert label["precision"]["nullable"] is True and "no examples and no predictions" in label["f1"]["description"]

@@ -22,11 +22,13 @@ PAGE = reverse("quality:adjudication_queue")
 
 @pytest.fixture
 def unsure(quality, make_items):
-    """Item 0: hate, hate, spam (2/3, under the 0.8 bar); item 1: hate vs spam (a tie); item 2:
-    safe ×3 (sure). The reviewer annotated none of them."""
+    """Item 0: hate, hate, spam (2/3, under the 0.8 bar); item 1: hate vs spam (a tie of its
+    overlap of two); item 2: safe ×3 (sure). Each has all its votes; the reviewer annotated none."""
     items = make_items(quality.batch, 3)
     items[0].text = HOSTILE
     items[0].save()
+    items[1].required_annotations = 2
+    items[1].save()
     a, b, c = quality.people[:3]
     annotations_make(
         [
@@ -130,3 +132,42 @@ def test_a_reviewer_who_annotated_an_item_never_sees_it(client, unsure):
     assert "Nothing to adjudicate" in client.get(PAGE).content.decode()
     response = _settle(client, unsure.items[0], ["hate"])
     assert response.status_code == 302 and not Adjudication.objects.filter(item=unsure.items[0]).exists()
+
+
+def test_items_still_waiting_for_annotators_are_not_adjudicated(client, api_client, quality, make_items, settings):
+    """Tied votes on four items of overlap 3 (and one complete unsure item): only the complete
+    one and the stalled one (no live lease, no vote for the stall time) are in the queue."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from annotation.models import Assignment
+
+    settings.QUORUM_ADJUDICATION_STALL_HOURS = 48
+    now = timezone.now()
+    complete, leased, fresh, stalled, lapsed = make_items(quality.batch, 5)
+    a, b, c, d = quality.people[:4]
+    annotations_make([(complete, a, "hate"), (complete, b, "hate"), (complete, c, "spam")])
+    annotations_make([(leased, a, "hate"), (leased, b, "spam")], submitted_at=now - dt.timedelta(days=5))
+    annotations_make([(fresh, a, "hate"), (fresh, b, "spam")], submitted_at=now - dt.timedelta(hours=47))
+    annotations_make([(stalled, a, "hate"), (stalled, b, "spam")], submitted_at=now - dt.timedelta(hours=49))
+    annotations_make([(lapsed, a, "hate"), (lapsed, b, "spam")], submitted_at=now - dt.timedelta(days=3))
+    # `leased`: the third annotator holds a live lease; `lapsed`: theirs ran out yesterday.
+    for item, expires in ((leased, now + dt.timedelta(minutes=20)), (lapsed, now - dt.timedelta(days=1))):
+        Assignment.objects.create(project=quality.project, item=item, annotator=d, expires_at=expires)
+    consensus_compute(project_id=quality.project.pk, method="majority")
+    client.force_login(quality.reviewer)
+    html = client.get(PAGE).content.decode()
+    assert "3 items waiting" in html, html
+    api_client.force_authenticate(user=quality.reviewer)
+    body = api_client.get("/api/v1/quality/adjudications/queue/", {"project": quality.project.pk}).json()
+    assert {row["item"]["external_id"] for row in body["results"]} == {
+        complete.external_id,
+        stalled.external_id,
+        lapsed.external_id,
+    }
+    # A shorter stall time lets the fresh item in; the live lease still keeps `leased` out.
+    settings.QUORUM_ADJUDICATION_STALL_HOURS = 24
+    body = api_client.get("/api/v1/quality/adjudications/queue/", {"project": quality.project.pk}).json()
+    assert fresh.external_id in {row["item"]["external_id"] for row in body["results"]}
+    assert leased.external_id not in {row["item"]["external_id"] for row in body["results"]}

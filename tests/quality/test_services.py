@@ -5,6 +5,7 @@ run on the same annotations (to 1e-9)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotation import services as annotation_services
-from annotation.models import Annotation
+from annotation.models import Annotation, Item
 from annotation.selectors import schema_version_current
 from core.errors import NotAllowed, QuorumError
 from projects.models import Membership, Project
@@ -26,7 +27,13 @@ from quality.selectors.queues import adjudication_queue, consensus_final_labels
 from quality.selectors.reports import agreement_stale_project_ids
 from quality.services import jobs as job_services
 from quality.services import reports as report_services
-from quality.services.audits import audit_sample_draw, review_record, seeded_uniform
+from quality.services.audits import (
+    audit_sample_draw,
+    audit_sample_plan,
+    review_record,
+    seeded_uniform,
+    stratum_allocation,
+)
 from quality.services.consensus import adjudication_record, consensus_compute, consensus_enqueue
 from quality.services.jobs import JOB_STALE_AFTER
 from quality.services.reports import agreement_refresh, agreement_report_compute, agreement_report_enqueue
@@ -586,6 +593,7 @@ def test_consensus_enqueue_runs_on_commit_and_refuses_bad_parameters(quality, dj
 
 def test_adjudication_record_settles_an_item_and_empties_the_queue(quality):
     items = _votes(quality)
+    Item.objects.filter(pk=items[2].pk).update(required_annotations=2)  # the tie is all its votes
     consensus_compute(project_id=quality.project.pk, method="majority")
     queue = list(adjudication_queue(project_id=quality.project.pk))
     assert [c.item_id for c in queue] == [items[2].pk, items[0].pk]  # least confident first
@@ -644,30 +652,70 @@ def _audit_data(quality, *, per_annotator: int = 120):
     return items, gold
 
 
-def test_audit_sample_draw_strata(quality):
+def test_audit_sample_draw_strata_stay_inside_the_share(quality):
     _audit_data(quality)
+    regular = Annotation.objects.filter(project=quality.project, item__is_gold=False)
+    total = regular.count()
+    plan = audit_sample_plan(project_id=quality.project.pk, share=0.1, seed=7, actor=quality.lead)
+    assert not AuditSample.objects.exists()  # a plan draws nothing
     samples = audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7, actor=quality.lead)
-    assert len(samples) == AuditSample.objects.count() and samples[0].pk is not None
+    # The share means what it says: ⌈10%⌉ of the annotations, not 10% plus every top-up.
+    assert len(samples) == AuditSample.objects.count() == math.ceil(0.1 * total) == plan.target == plan.planned
     by_stratum = {}
     for sample in AuditSample.objects.select_related("annotation"):
         by_stratum.setdefault(sample.stratum, []).append(sample.annotation)
-    # Random: exactly the annotations whose fixed coin is under the share, whoever wrote them.
-    regular = Annotation.objects.filter(project=quality.project, item__is_gold=False)
+    # The preview said exactly what was drawn, per stratum.
+    assert plan.by_stratum == {name: len(rows) for name, rows in by_stratum.items()}
+    # Every stratum that asks gets some; the random one at least half.
+    assert {"random", "under_bar", "new_annotator", "annotator_label"} == set(by_stratum)
+    assert all(row["wanted"] >= row["planned"] for row in plan.strata)
+    assert sum(row["wanted"] for row in plan.strata) > plan.planned  # the strata asked for more
+    assert len(by_stratum["random"]) >= math.ceil(len(samples) / 2)
+    # Random: the annotations with the smallest fixed coins under the share, whoever wrote them.
     ids = np.array(sorted(regular.values_list("id", flat=True)))
-    expected = set(ids[seeded_uniform(ids, 7) < 0.1].tolist())
-    assert {a.pk for a in by_stratum["random"]} == expected
-    assert 0.05 * len(ids) < len(expected) < 0.15 * len(ids)
-    # Targeted: the annotator under the gold bar and the new one get three times the share.
-    sampled = AuditSample.objects.filter(project=quality.project)
-    under_bar = sampled.filter(annotation__annotator=quality.people[1]).count()
-    assert under_bar >= 36 and {"under_bar", "new_annotator", "annotator_label"} <= set(by_stratum)
+    coins = seeded_uniform(ids, 7)
+    under = ids[coins < 0.1][np.argsort(coins[coins < 0.1], kind="stable")]
+    assert {a.pk for a in by_stratum["random"]} == set(under[: len(by_stratum["random"])].tolist())
+    # Targeted: only the annotator under the gold bar in under_bar; gold answers never drawn.
     assert all(a.annotator_id == quality.people[1].pk for a in by_stratum["under_bar"])
-    assert sampled.filter(annotation__annotator=quality.people[4]).count() >= 9
-    assert sampled.filter(annotation__annotator=quality.people[0]).count() < under_bar
-    # Every (annotator, label) cell is audited; gold answers never are.
-    cells = {(a.annotator_id, a.labels[0]) for a in regular}
-    assert {(s.annotation.annotator_id, s.annotation.labels[0]) for s in sampled.select_related("annotation")} == cells
+    sampled = AuditSample.objects.filter(project=quality.project)
     assert not sampled.filter(annotation__item__is_gold=True).exists()
+
+
+def test_a_share_of_ten_percent_over_210_annotations_draws_21(quality):
+    """The issue's case: 0.1 over 210 annotations, every annotator new (the old draw gave 84)."""
+    items = items_make(quality.batch, 70)
+    annotations_make([(item, person, KEYS[(i + j) % 3]) for i, item in enumerate(items) for j, person in
+                      enumerate(quality.people[:3])])  # fmt: skip
+    plan = audit_sample_plan(project_id=quality.project.pk, share=0.1, seed=0, actor=quality.lead)
+    assert (plan.annotations, plan.target, plan.planned) == (210, 21, 21)
+    assert len(audit_sample_draw(project_id=quality.project.pk, share=0.1, actor=quality.lead)) == 21
+    # A larger share later tops the project up to its new total, no more.
+    assert len(audit_sample_draw(project_id=quality.project.pk, share=0.2, actor=quality.lead)) == 21
+    assert len(audit_sample_draw(project_id=quality.project.pk, share=0.1, actor=quality.lead)) == 0
+    # All of it: every annotation, once.
+    assert len(audit_sample_draw(project_id=quality.project.pk, share=1, actor=quality.lead)) == 210 - 42
+    assert AuditSample.objects.values("annotation").distinct().count() == 210
+
+
+@pytest.mark.parametrize(
+    ("wanted", "budget", "given"),
+    [
+        # Enough for everybody: what each asks.
+        ({"random": 5, "under_bar": 2, "new_annotator": 0, "annotator_label": 3}, 20, [5, 2, 0, 3]),
+        # One each, random up to half, the rest in proportion to what is still asked.
+        ({"random": 21, "under_bar": 0, "new_annotator": 42, "annotator_label": 21}, 21, [12, 0, 6, 3]),
+        # A budget smaller than the strata that ask: one each in draw order, never more in all.
+        ({"random": 4, "under_bar": 4, "new_annotator": 4, "annotator_label": 4}, 2, [1, 1, 0, 0]),
+        ({"random": 0, "under_bar": 0, "new_annotator": 9, "annotator_label": 1}, 5, [0, 0, 4, 1]),
+        ({"random": 3, "under_bar": 0, "new_annotator": 0, "annotator_label": 0}, 0, [0, 0, 0, 0]),
+    ],
+)
+def test_stratum_allocation_never_exceeds_the_budget(wanted, budget, given):
+    allocation = stratum_allocation(wanted, budget)
+    assert [allocation[name] for name in ("random", "under_bar", "new_annotator", "annotator_label")] == given
+    assert sum(allocation.values()) == min(budget, sum(wanted.values()))
+    assert all(allocation[name] <= wanted[name] for name in wanted)
 
 
 def test_audit_sample_draw_is_idempotent_and_draws_new_annotations_later(quality):
@@ -677,11 +725,10 @@ def test_audit_sample_draw_is_idempotent_and_draws_new_annotations_later(quality
     late = items_make(quality.batch, 60)
     annotations_make([(item, quality.people[0], "safe") for item in late])
     second = audit_sample_draw(project_id=quality.project.pk, share=0.1, seed=7)
-    # The random stratum's coin falls only on the new annotations; a cell's top-up may also take
-    # older annotations of the cell that were never drawn.
-    assert {s.annotation.item_id for s in second if s.stratum == "random"} <= {item.pk for item in late}
+    total = Annotation.objects.filter(project=quality.project, item__is_gold=False).count()
+    # The total follows the share of all annotations; nothing is drawn twice.
+    assert AuditSample.objects.count() == len(first) + len(second) == math.ceil(0.1 * total)
     assert not {s.annotation_id for s in second} & {s.annotation_id for s in first}
-    assert AuditSample.objects.count() == len(first) + len(second)
     assert AuditSample.objects.values("annotation").distinct().count() == AuditSample.objects.count()
 
 
@@ -732,10 +779,14 @@ def test_review_record_correct_and_incorrect(quality):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"verdict": "maybe"}, "verdict: 'maybe' is not one of"),
+        ({"verdict": "maybe"}, "verdict: 'maybe' is not a verdict; choose correct or incorrect"),
+        ({"verdict": ""}, "verdict: no verdict given"),
         ({"verdict": "correct", "error_cause": "careless"}, "a correct annotation has no error cause"),
         ({"verdict": "correct", "correct_labels": ["spam"]}, "a correct verdict keeps"),
-        ({"verdict": "incorrect", "correct_labels": ["spam"]}, "error_cause: say why"),
+        (
+            {"verdict": "incorrect", "correct_labels": ["spam"]},
+            "error_cause: say why it is wrong \\(no cause given\\): “The guideline does not cover it”, “Misread",
+        ),
         ({"verdict": "incorrect", "correct_labels": ["spam"], "error_cause": "bad luck"}, "error_cause: say why"),
         (
             {"verdict": "incorrect", "correct_labels": ["hate"], "error_cause": "careless"},

@@ -10,12 +10,13 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from annotation import selectors as annotation_selectors
 from annotation import services as annotation_services
 from annotation.models import Flag, ImportJob, Item
-from projects.models import Blocker, DataRequest, Membership, Project
+from projects.models import Blocker, DailyRollup, DataRequest, Membership, Project
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.accounts.test_views import assert_csp_clean
 from tests.annotation.factories import BatchFactory, ItemFactory
@@ -47,8 +48,10 @@ def assert_escaped(html: str, raw: str) -> None:
 
 
 def test_portfolio_lists_projects_with_phase_lead_progress_and_blockers(client, lead, project):
-    project.annotations_required, project.annotations_done = 300, 75
+    # Done work is read from the rollups (as the charts read it); the required figure from the row.
+    project.annotations_required = 300
     project.save()
+    DailyRollup.objects.create(project=project, day=timezone.now().date(), annotations=75)
     BlockerFactory(project=project, kind=Blocker.Kind.BLOCKER)
     BlockerFactory(project=project, kind=Blocker.Kind.RISK)
     BlockerFactory(project=project, kind=Blocker.Kind.RISK)
@@ -175,9 +178,10 @@ def test_project_page_query_count_does_not_grow_with_blockers(
     # (quality.views.quality_section_context: the gate, gold accuracy from the annotator rollups,
     # the newest submission, audit accuracy, the latest report, the gold watch and the latest report
     # job); the dashboard: the rollups' catch-up check (3), daily
-    # rollups, the alpha trend and, for the lead, the annotator rollups
+    # rollups, their all-time totals (the done figures), the watermark's time (how old the count
+    # is), the alpha trend and, for the lead, the annotator rollups
     rollups.rollup_refresh()
-    with django_assert_num_queries(27):
+    with django_assert_num_queries(29):
         client.get(url)
     for n in range(4):
         MilestoneFactory(project=project)
@@ -190,7 +194,7 @@ def test_project_page_query_count_does_not_grow_with_blockers(
         )
     rollups.rollup_refresh()  # the new flags are counted; the page's check then finds nothing new
     # One more: the annotators' names for the annotator table, which now has rows (one query for all).
-    with django_assert_num_queries(28):
+    with django_assert_num_queries(30):
         html = _html(client.get(url))
     assert html.count("Resolve…") == 4 and html.count("done") >= 4
     assert html.count('name="answer"') == 2 and html.count('class="card import-job"') == 4

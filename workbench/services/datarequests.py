@@ -3,7 +3,7 @@ the project from the request, or reject)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -221,6 +221,18 @@ def datarequest_reject(*, data_request: DataRequest, actor: User, reason: str) -
         data_request=data_request,
     )
     return data_request
+
+
+@transaction.atomic
+def datarequest_delivered(*, request_id: int, delivered_at: datetime) -> bool:
+    """Stamp request `request_id` delivered at `delivered_at`: the delivery build calls it in the
+    transaction that marks a delivery of the request's project done (delivery stands above this
+    floor, so it calls down). Its stage then reads delivered, whatever phase the project is in.
+    The first done delivery's time stays; a later one changes nothing. True when it was stamped."""
+    stamped = DataRequest.objects.filter(
+        pk=request_id, status=DataRequest.Status.ACCEPTED, delivered_at__isnull=True
+    ).update(delivered_at=delivered_at, updated_at=timezone.now())
+    return bool(stamped)
 
 
 @transaction.atomic
