@@ -52,6 +52,26 @@ def _eager_celery(request):
     celery_app.conf.task_always_eager = previous
 
 
+def _celery_pools_reset() -> None:
+    """Forget the Celery app's connection and producer pools, so the next publish connects to
+    whatever `broker_url` says now."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down():
+    """Tasks really published (not eager) to a broker on a closed port: every publish fails, as
+    when Redis is unreachable. Yields the broker URL."""
+    previous = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
+    _celery_pools_reset()
+    yield celery_app.conf.broker_url
+    celery_app.conf.task_always_eager, celery_app.conf.broker_url = previous
+    _celery_pools_reset()
+
+
 @pytest.fixture
 def team(db):
     return TeamFactory(name="Trust ML", slug="trust-ml")
