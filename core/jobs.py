@@ -23,6 +23,7 @@ job, a delivery build, an evaluation, an import): no domain here, only the mecha
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from core.errors import QueueUnavailable
+
+logger = logging.getLogger(__name__)
 
 HOLD_MAX_SECONDS = 300  # a held job goes on by itself after this, so a broken test never wedges a worker
 
@@ -87,6 +90,18 @@ def job_publish(task: Any, job_id: int, *, model: type[models.Model], fail: Fail
             code="queue_unavailable",
         ) from exc
     model._default_manager.filter(pk=job_id, queued_at__isnull=True).update(queued_at=timezone.now())
+
+
+def task_publish_or_log(task: Any, *args: Any) -> bool:
+    """Publish a follow-up task that a later beat run also does (a progress recount), with the
+    short timeout and no result: when the broker is unreachable, log it and go on (False) rather
+    than fail the request that committed the change."""
+    try:
+        task.apply_async(args=args, **_publish_options())
+    except _broker_errors(task) as exc:
+        logger.warning("%s%r not queued, the broker is unreachable: %s", task.name, args, exc)
+        return False
+    return True
 
 
 def job_enqueue_on_commit(task: Any, job_id: int, *, model: type[models.Model], fail: FailJob) -> None:

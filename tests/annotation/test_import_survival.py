@@ -157,3 +157,33 @@ def test_import_page_retry_swaps_the_block_back_to_polling(client, live, lead, d
     assert swapped.status_code == 200 and 'hx-trigger="every 1s"' in html and "queued again" in html
     job.refresh_from_db()
     assert job.status == "pending" and job.message == "Queued again by lead"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_next_and_submit_keep_working_with_the_broker_down(api_client, project, annotator, broker_down):
+    from annotation.models import Annotation
+    from tests.annotation.factories import BatchFactory, ItemFactory
+
+    project.phase = "production"
+    project.gold_rate = 0
+    project.save(update_fields=["phase", "gold_rate"])
+    item = ItemFactory(batch=BatchFactory(project=project), required_annotations=1)
+    client = _as(api_client, annotator)
+    started = time.perf_counter()
+    work = client.post("/api/v1/assignments/next/", {"project": project.pk}, format="json")
+    assert work.status_code == 200, work.content
+    assert work.json()["item"]["id"] == item.pk
+    done = client.post(f"/api/v1/assignments/{work.json()['id']}/submit/", {"labels": ["spam"]}, format="json")
+    assert done.status_code == 200, done.content
+    assert time.perf_counter() - started < 5
+    assert Annotation.objects.filter(item=item, annotator=annotator, labels=["spam"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_items_added_with_the_broker_down_commit_and_leave_the_recount_to_beat(project, lead, broker_down, caplog):
+    batch = services.batch_create(project=project, name="by hand", actor=lead)
+    started = time.perf_counter()
+    items = services.items_add(batch=batch, rows=ROWS[:2], actor=lead)
+    assert time.perf_counter() - started < 5
+    assert len(items) == 2 and Item.objects.filter(batch=batch).count() == 2
+    assert "projects.project_progress_refresh" in caplog.text and "broker is unreachable" in caplog.text
