@@ -74,8 +74,13 @@ def job_publish(task: Any, job_id: int, *, model: type[models.Model], fail: Fail
     """Send `task(job_id)` to the broker now and stamp the job's `queued_at`.
 
     When the broker does not take it within the publish timeout, `fail(job_id, reason)` marks the
-    job failed and QueueUnavailable is raised. In the embedded mode the task runs here, at once.
+    job failed and QueueUnavailable is raised. In the embedded mode the task runs here, at once
+    (no broker: what it raises is its own, and propagates).
     """
+    if task.app.conf.task_always_eager:
+        task.apply_async(args=(job_id,))
+        model._default_manager.filter(pk=job_id, queued_at__isnull=True).update(queued_at=timezone.now())
+        return
     try:
         task.apply_async(args=(job_id,), **_publish_options())
     except _broker_errors(task) as exc:
@@ -96,6 +101,9 @@ def task_publish_or_log(task: Any, *args: Any) -> bool:
     """Publish a follow-up task that a later beat run also does (a progress recount), with the
     short timeout and no result: when the broker is unreachable, log it and go on (False) rather
     than fail the request that committed the change."""
+    if task.app.conf.task_always_eager:
+        task.apply_async(args=args)
+        return True
     try:
         task.apply_async(args=args, **_publish_options())
     except _broker_errors(task) as exc:

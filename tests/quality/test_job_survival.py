@@ -9,6 +9,8 @@ import time
 import pytest
 from django.utils import timezone
 
+from config import celery_app
+from core.jobs import job_publish
 from projects.models import Activity
 from quality import tasks
 from quality.models import AgreementReport, QualityJob
@@ -213,3 +215,19 @@ def test_failed_job_block_offers_retry_and_the_retry_swaps_it_back_polling(
     annotator = quality.people[0]
     client.force_login(annotator)
     assert client.post(f"/quality/projects/{quality.project.pk}/jobs/{job.pk}/retry/").status_code == 403
+
+
+@celery_app.task(name="tests.quality.raises_oserror")
+def _task_raising_oserror(job_id: int) -> None:
+    raise OSError(f"disk gone under job {job_id}")
+
+
+def test_an_eager_task_error_is_its_own_not_a_queue_outage(quality):
+    """Embedded mode has no broker: an OSError raised by the task itself propagates as it is."""
+    job = _job(quality.project)
+    failures = []
+    with pytest.raises(OSError, match="disk gone"):
+        job_publish(_task_raising_oserror, job.pk, model=QualityJob, fail=lambda pk, why: failures.append(why))
+    assert failures == []
+    job.refresh_from_db()
+    assert job.status == "pending" and job.error == ""
