@@ -231,3 +231,27 @@ def test_an_eager_task_error_is_its_own_not_a_queue_outage(quality):
     assert failures == []
     job.refresh_from_db()
     assert job.status == "pending" and job.error == ""
+
+
+def test_beat_runs_every_job_sweep_and_job_tasks_survive_a_lost_worker(settings):
+    """The sweeps are scheduled under names the worker knows; the job tasks put their message back
+    when their worker process dies (acks_late + reject_on_worker_lost), and Redis hands a dead
+    worker's message out again only after the visibility timeout."""
+    from annotation.tasks import import_run
+    from delivery.tasks import delivery_build, evaluation_compute
+
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    for name in ("annotation.import_job_sweep", "quality.quality_job_sweep", "delivery.job_sweep"):
+        assert schedule[name]["task"] == name and name in celery_app.tasks
+        assert schedule[name]["schedule"] == settings.QUORUM_JOB_SWEEP_SECONDS
+    for task in (
+        tasks.agreement_report_compute,
+        tasks.consensus_compute,
+        delivery_build,
+        evaluation_compute,
+        import_run,
+    ):
+        assert task.acks_late is True and task.reject_on_worker_lost is True, task.name
+    options = celery_app.conf.broker_transport_options
+    assert options["visibility_timeout"] == settings.QUORUM_BROKER_VISIBILITY_TIMEOUT_SECONDS >= 3600
+    assert options["socket_connect_timeout"] == settings.QUORUM_BROKER_PUBLISH_TIMEOUT_SECONDS
