@@ -101,6 +101,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
             "log": log_path,
             "database": test_db_name,
             "hold_dir": hold_dir,
+            "env": env,
         }
     finally:
         process.terminate()

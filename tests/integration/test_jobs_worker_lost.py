@@ -2,7 +2,9 @@
 and PostgreSQL: the child running each kind of job is killed by PID in the middle of the job, and
 the job runs again to one result (no second report, version or item), or, once its attempts are
 spent, is failed with the reason, the lead retries it and it succeeds. Nothing is left `running`.
-And with the broker unreachable a request answers 503 at once and leaves no orphan job.
+A whole worker killed at once (a lost node) leaves its message unacknowledged in Redis: the job
+sweep fails the build when its heartbeat stops and removes its folder. And with the broker
+unreachable a request answers 503 at once and leaves no orphan job.
 
 The job is held mid-run deterministically, not by timing: the worker runs with
 QUORUM_JOB_HOLD_DIR, and a job that finds `<kind>-<id>.hold` there at a heartbeat writes its pid
@@ -15,7 +17,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,13 +33,16 @@ from rest_framework.test import APIClient
 
 from annotation import services as annotation_services
 from annotation.models import ImportJob, Item
+from config import celery_app
+from delivery import tasks as delivery_tasks
 from delivery.models import Delivery, Evaluation
-from delivery.services.build import delivery_create
+from delivery.services.build import delivery_create, delivery_job_sweep
 from delivery.services.evaluation import evaluation_create
 from delivery.services.storage import delivery_root
 from quality.models import AgreementReport, QualityJob
 from quality.services.reports import agreement_report_enqueue
 from tests.delivery.conftest import labelled_project
+from tests.integration.conftest import ROOT
 from tests.projects.factories import ProjectFactory
 from tests.quality.factories import annotations_make, items_make, noisy_rows, quality_project
 
@@ -316,3 +324,87 @@ def test_import_with_the_broker_down_answers_503_fast_leaves_no_orphan_and_retri
     assert job.status == "succeeded" and job.items_created == 1, job.message
     again = client.post("/api/v1/quality/jobs/", {"project": quality.pk, "kind": "agreement"}, format="json")
     assert again.status_code == 202 and again.json()["id"] != failed_report.pk
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+
+
+def _unacked_with(task_id: str) -> list[bytes]:
+    """Delivery tags in kombu's unacknowledged set (Redis transport) whose message is task `task_id`."""
+    return [tag for tag, payload in _redis().hgetall("unacked").items() if task_id.encode() in payload]
+
+
+def _unacked_drop(task_id: str) -> None:
+    client = _redis()
+    for tag in _unacked_with(task_id):
+        client.hdel("unacked", tag)
+        client.zrem("unacked_index", tag)
+
+
+@pytest.fixture
+def lone_worker(celery_worker_process, tmp_path):
+    """A second worker (the session worker's settings) consuming a queue of its own, started in a
+    process group of its own so a test can kill the whole worker at once, as a lost node would."""
+    queue = f"quorum-lone-{uuid.uuid4().hex[:8]}"
+    nodename = f"{queue}@localhost"
+    log_path = tmp_path / "lone-worker.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork", "--concurrency=1",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", queue, "-n", nodename,
+             "--loglevel=INFO"],
+            cwd=ROOT, env=celery_worker_process["env"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    worker = {**celery_worker_process, "process": process, "log": log_path, "queue": queue}
+    try:
+        _until(
+            "the lone worker to answer", lambda: celery_app.control.ping(destination=[nodename], timeout=1.0), worker
+        )
+        yield worker
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def test_a_build_whose_whole_worker_died_is_failed_by_the_sweep_and_its_folder_removed(
+    lone_worker, holds, worker_media, lead, requester, settings
+):
+    """The whole worker is killed (main process and pool child): its message waits unacknowledged
+    in Redis until the visibility timeout, and the job's heartbeat stops. The sweep fails it with
+    the reason and removes its temporary folder; the late message then does nothing."""
+    labelled = labelled_project(lead=lead, requester=requester, items=30, name="Lost node")
+    delivery = Delivery.objects.create(
+        project=labelled.project, request=labelled.request, formats=["jsonl"], gate_passed=True, created_by=lead
+    )
+    hold = Hold(lone_worker, "delivery", delivery.pk)
+    sent = delivery_tasks.delivery_build.apply_async(
+        args=(delivery.pk,), queue=lone_worker["queue"], ignore_result=True
+    )
+    try:
+        hold.held_pid()
+        assert _status(Delivery, delivery.pk) == {"status": "running", "attempts": 1}
+        assert len(_build_folders(delivery)) == 1
+        os.killpg(lone_worker["process"].pid, signal.SIGKILL)  # the whole worker, as a lost node
+        lone_worker["process"].wait(timeout=30)
+        unacked = _unacked_with(sent.id)
+        assert unacked, "the dead worker's message should wait in Redis's unacknowledged set"
+        settings.QUORUM_JOB_HEARTBEAT_TIMEOUT_SECONDS = 1  # this process's sweep: a second of silence is death
+
+        def swept() -> bool:
+            return delivery.pk in delivery_job_sweep()["lost"]
+
+        _until("the sweep to fail the dead build", swept, lone_worker)
+    finally:
+        hold.release()
+        _unacked_drop(sent.id)  # its redelivery is shown below, by hand: not hours from now in a later run
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and "no sign of life for over 1 s" in delivery.error
+    assert delivery.version is None and _build_folders(delivery) == []
+    _nothing_running()
+    # Its message, handed out again after the visibility timeout, finds the build failed.
+    assert delivery_tasks.delivery_build(delivery.pk)["status"] == "failed"
+    assert Delivery.objects.get(pk=delivery.pk).error == delivery.error
