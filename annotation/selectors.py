@@ -190,6 +190,13 @@ def import_progress_key(job_id: int) -> str:
     return f"quorum:import:{job_id}:rows_read"
 
 
+def import_heartbeat_key(job_id: int) -> str:
+    """The cache key of a running import's heartbeat (a Unix time, written each chunk): its row's
+    updates stay invisible inside the import's transaction until it commits, so the job sweep
+    reads this too (services.import_job_sweep)."""
+    return f"quorum:import:{job_id}:heartbeat"
+
+
 # --- Annotator pages and the lead's project page ----------------------------------------------
 # Reads behind the task page, "My work", and the flags and imports on the lead's project page.
 

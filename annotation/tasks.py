@@ -7,9 +7,18 @@ from celery import shared_task
 from annotation import services
 
 
-@shared_task(name="annotation.import_run", bind=True, acks_late=True, max_retries=2, default_retry_delay=30)
+@shared_task(
+    name="annotation.import_run",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=2,
+    default_retry_delay=30,
+)
 def import_run(self, job_id: int) -> dict[str, object]:
-    """Import one uploaded file. The import is one transaction, so a retry after a crash starts clean."""
+    """Import one uploaded file. The import is one transaction, so a retry after a crash starts
+    clean, and a worker process killed mid-import puts the message back for a clean rerun (up to
+    QUORUM_JOB_MAX_ATTEMPTS starts)."""
     try:
         job = services.import_job_run(job_id=job_id)
     except Exception as exc:
@@ -35,3 +44,9 @@ def assignment_expire_sweep(self) -> dict[str, int]:
 def work_queue_vacuum() -> dict[str, float | None]:
     """Periodic (beat, every QUORUM_QUEUE_VACUUM_SECONDS): vacuum the work queue's tables."""
     return {"seconds": services.work_queue_vacuum()}
+
+
+@shared_task(name="annotation.import_job_sweep", bind=True, acks_late=True, max_retries=3)
+def import_job_sweep(self) -> dict[str, list[int]]:
+    """Periodic (beat): fail the imports whose worker died or that were never queued, with the reason."""
+    return services.import_job_sweep()

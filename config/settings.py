@@ -178,6 +178,34 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Jobs survive their worker (core/jobs.py). A task whose worker process dies mid-run (killed, out
+# of memory) is put back on the queue and run again (its job is idempotent), not acknowledged as
+# failed; a whole worker that dies leaves its message unacknowledged in Redis, handed out again
+# after the visibility timeout, which must be longer than the longest job (else a live, slow job is
+# handed to a second worker as well). The per-job attempt count stops a job that kills its
+# worker every time.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+QUORUM_BROKER_VISIBILITY_TIMEOUT_SECONDS = env_int("QUORUM_BROKER_VISIBILITY_TIMEOUT_SECONDS", 6 * 3600)
+# Publishing a task while the broker is unreachable gives up after this many seconds: the request
+# answers 503 and the job is marked failed "queue unavailable" (core.jobs.job_publish).
+QUORUM_BROKER_PUBLISH_TIMEOUT_SECONDS = env_int("QUORUM_BROKER_PUBLISH_TIMEOUT_SECONDS", 3)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": QUORUM_BROKER_VISIBILITY_TIMEOUT_SECONDS,
+    "socket_connect_timeout": QUORUM_BROKER_PUBLISH_TIMEOUT_SECONDS,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = QUORUM_BROKER_PUBLISH_TIMEOUT_SECONDS
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = QUORUM_BROKER_PUBLISH_TIMEOUT_SECONDS
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": QUORUM_BROKER_VISIBILITY_TIMEOUT_SECONDS}
+# A running job writes a heartbeat with its progress; beat's job sweeps (every
+# QUORUM_JOB_SWEEP_SECONDS) fail a running job silent for longer than this, and a job never queued.
+QUORUM_JOB_HEARTBEAT_TIMEOUT_SECONDS = env_int("QUORUM_JOB_HEARTBEAT_TIMEOUT_SECONDS", 600)
+QUORUM_JOB_SWEEP_SECONDS = env_int("QUORUM_JOB_SWEEP_SECONDS", 60)
+# How many times a job is started (re-deliveries after a lost worker included) before it is failed.
+QUORUM_JOB_MAX_ATTEMPTS = env_int("QUORUM_JOB_MAX_ATTEMPTS", 3)
+# Tests only (tests/integration/test_jobs_worker_lost.py): a job that finds `<dir>/<kind>-<id>.hold`
+# at a checkpoint writes its pid beside it and waits while the file exists, so a test can kill its
+# worker mid-run deterministically. Unset in every real deployment.
+QUORUM_JOB_HOLD_DIR = env_str("QUORUM_JOB_HOLD_DIR")
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 
@@ -363,4 +391,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.risk_sweep",
         "schedule": env_int("QUORUM_RISK_SWEEP_SECONDS", 900),
     },
+    # Jobs whose heartbeat stopped (their worker died) or that were never queued are failed with the
+    # reason (core/jobs.py); the delivery sweep also removes dead builds' temporary folders.
+    "annotation.import_job_sweep": {"task": "annotation.import_job_sweep", "schedule": QUORUM_JOB_SWEEP_SECONDS},
+    "quality.quality_job_sweep": {"task": "quality.quality_job_sweep", "schedule": QUORUM_JOB_SWEEP_SECONDS},
+    "delivery.job_sweep": {"task": "delivery.job_sweep", "schedule": QUORUM_JOB_SWEEP_SECONDS},
 }

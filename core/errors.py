@@ -34,3 +34,9 @@ class NotAllowed(QuorumError):
     """The actor's role on the object does not permit this change."""
 
     code = "not_allowed"
+
+
+class QueueUnavailable(QuorumError):
+    """The task broker did not take a job's message (unreachable): the API answers 503."""
+
+    code = "queue_unavailable"

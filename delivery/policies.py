@@ -13,7 +13,7 @@ from projects import access as project_access
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from delivery.models import Delivery
+    from delivery.models import Delivery, Evaluation
 
 
 def is_recipient(user: User, delivery: Delivery) -> bool:
@@ -29,6 +29,12 @@ def can_view_delivery(user: User, delivery: Delivery) -> bool:
     if project_access.can_manage_project(user, delivery.project):
         return True
     return delivery.status == "done" and is_recipient(user, delivery)
+
+
+def can_retry_evaluation(user: User, evaluation: Evaluation) -> bool:
+    """Who uploaded the predictions, or a lead of the delivery's project (others who see the
+    evaluation may not run it again)."""
+    return evaluation.created_by_id == user.pk or project_access.can_manage_project(user, evaluation.delivery.project)
 
 
 def visible_deliveries(user: User) -> Q:

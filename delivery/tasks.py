@@ -1,7 +1,9 @@
 """Celery tasks of the delivery app: thin interfaces over services (ids in, a small dict out).
 
 `delivery.delivery_build` and `delivery.evaluation_compute` are idempotent (a finished row is not
-worked again), so a re-delivered message (acks_late, a killed worker) is safe. `delivery.webhook_send`
+worked again), so a re-delivered message is safe: a worker process killed mid-job puts its message
+back (acks_late, reject_on_worker_lost) and the job runs again, up to QUORUM_JOB_MAX_ATTEMPTS
+starts; `delivery.job_sweep` (beat) fails the builds and evaluations whose heartbeat stopped. `delivery.webhook_send`
 retries with exponential backoff until the receiver answers 2xx or the attempts run out; every
 attempt is recorded.
 """
@@ -16,9 +18,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from delivery.services.build import delivery_build as delivery_build_service
-from delivery.services.build import delivery_build_fail
+from delivery.services.build import delivery_build_fail, delivery_job_sweep
 from delivery.services.evaluation import evaluation_compute as evaluation_compute_service
-from delivery.services.evaluation import evaluation_fail
+from delivery.services.evaluation import evaluation_fail, evaluation_job_sweep
 from delivery.services.webhooks import webhook_send as webhook_send_service
 
 logger = logging.getLogger(__name__)
@@ -26,7 +28,14 @@ logger = logging.getLogger(__name__)
 RETRYABLE = (OperationalError, InterfaceError)
 
 
-@shared_task(name="delivery.delivery_build", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(
+    name="delivery.delivery_build",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    default_retry_delay=30,
+)
 def delivery_build(self, delivery_id: int) -> dict[str, Any]:
     """Build a delivery's files and commit its version (see delivery.services.build.delivery_build)."""
     try:
@@ -60,7 +69,14 @@ def webhook_send(self, endpoint_id: int, delivery_id: int, event_id: str) -> dic
         raise self.retry(countdown=settings.QUORUM_WEBHOOK_BACKOFF_SECONDS * 2 ** (attempt - 1))
 
 
-@shared_task(name="delivery.evaluation_compute", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(
+    name="delivery.evaluation_compute",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    default_retry_delay=30,
+)
 def evaluation_compute(self, evaluation_id: int) -> dict[str, Any]:
     """Score uploaded predictions (see delivery.services.evaluation.evaluation_compute)."""
     try:
@@ -72,3 +88,10 @@ def evaluation_compute(self, evaluation_id: int) -> dict[str, Any]:
         evaluation_fail(evaluation_id=evaluation_id, error=f"{type(exc).__name__}: {exc}")
         return {"evaluation_id": evaluation_id, "status": "failed", "error": str(exc)}
     return {"evaluation_id": evaluation_id, "status": evaluation.status, "rows_bad": evaluation.rows_bad}
+
+
+@shared_task(name="delivery.job_sweep", bind=True, acks_late=True, max_retries=3)
+def job_sweep(self) -> dict[str, Any]:
+    """Periodic (beat): fail the builds and evaluations whose worker died or that were never queued,
+    with the reason; dead builds' temporary folders are removed."""
+    return {"deliveries": delivery_job_sweep(), "evaluations": evaluation_job_sweep()}

@@ -1,20 +1,26 @@
-"""Read-only pages of deliveries: the list, one delivery (manifest, files, evaluations), a file
-download, and one evaluation's figures. Leads of the project and the request's team see them;
-anything else is a 404. Every value from items, people or uploads is autoescaped by the templates.
+"""Pages of deliveries: the list, one delivery (manifest, files, evaluations), a file download,
+and one evaluation's figures; and retrying a failed build or evaluation. Leads of the project and
+the request's team see them; anything else is a 404. Every value from items, people or uploads is
+autoescaped by the templates.
 """
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from core.errors import QuorumError
-from delivery import selectors
+from core.pages import service_attempt
+from delivery import policies, selectors
 from delivery.models import Delivery, Evaluation
+from delivery.services.build import delivery_retry
+from delivery.services.evaluation import evaluation_retry
 from delivery.services.storage import delivery_file_path
+from projects import access
 
 
 def _delivery_or_404(request: HttpRequest, pk: int) -> Delivery:
@@ -44,7 +50,22 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:  # the status block polling itself while the build runs
         return render(request, "delivery/delivery_detail.html#status", {"delivery": delivery, "polled": True})
     evaluations = selectors.evaluation_list(user=request.user).filter(delivery=delivery)
-    return render(request, "delivery/delivery_detail.html", {"delivery": delivery, "evaluations": evaluations})
+    context = {
+        "delivery": delivery,
+        "evaluations": evaluations,
+        "can_retry": access.can_manage_project(request.user, delivery.project),
+    }
+    return render(request, "delivery/delivery_detail.html", context)
+
+
+@login_required
+@require_POST
+def delivery_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Build a failed delivery again (leads of the project), then back to its page."""
+    delivery = _delivery_or_404(request, pk)
+    if service_attempt(request, delivery_retry, delivery=delivery, actor=request.user, forbid_not_allowed=True):
+        messages.success(request, "The delivery is being built again.")
+    return redirect(delivery.get_absolute_url())
 
 
 @login_required
@@ -61,15 +82,35 @@ def delivery_file(request: HttpRequest, pk: int, name: str) -> FileResponse:
 @login_required
 @require_GET
 def evaluation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        evaluation = selectors.evaluation_list(user=request.user).get(pk=pk)
-    except Evaluation.DoesNotExist as exc:
-        raise Http404("No such evaluation.") from exc
+    evaluation = _evaluation_or_404(request, pk)
     report = evaluation.report or {}
     confusion = report.get("confusion") or {"keys": [], "matrix": []}
     rows = list(zip(confusion["keys"], confusion["matrix"], strict=True))
     return render(
         request,
         "delivery/evaluation_detail.html",
-        {"evaluation": evaluation, "report": report, "confusion_keys": confusion["keys"], "confusion_rows": rows},
+        {
+            "evaluation": evaluation,
+            "report": report,
+            "confusion_keys": confusion["keys"],
+            "confusion_rows": rows,
+            "can_retry": policies.can_retry_evaluation(request.user, evaluation),
+        },
     )
+
+
+def _evaluation_or_404(request: HttpRequest, pk: int) -> Evaluation:
+    try:
+        return selectors.evaluation_list(user=request.user).get(pk=pk)
+    except Evaluation.DoesNotExist as exc:
+        raise Http404("No such evaluation.") from exc
+
+
+@login_required
+@require_POST
+def evaluation_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Score a failed evaluation again (who uploaded it, or a lead), then back to its page."""
+    evaluation = _evaluation_or_404(request, pk)
+    if service_attempt(request, evaluation_retry, evaluation=evaluation, actor=request.user, forbid_not_allowed=True):
+        messages.success(request, "The evaluation is being scored again.")
+    return redirect(evaluation.get_absolute_url())

@@ -158,6 +158,10 @@ class QualityJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Surviving the worker (core/jobs.py): starts so far, the last sign of life, when the broker took it.
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times the job was started.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,7 +3,9 @@
 The computing tasks take a QualityJob id: the job holds the parameters, shows the progress and
 ends succeeded (with its report or result) or failed (with the reason). They are idempotent: a
 job that already finished is not computed again, so a re-delivered message does nothing twice.
-Errors in the data fail the job at once; a lost database connection is retried.
+Errors in the data fail the job at once; a lost database connection is retried. A worker process
+that dies mid-job puts the message back (reject_on_worker_lost) and the job runs again, up to
+QUORUM_JOB_MAX_ATTEMPTS starts; the beat sweep fails jobs whose heartbeat stopped.
 """
 
 from __future__ import annotations
@@ -41,7 +43,14 @@ def _job_failure(task, job_id: int, exc: Exception) -> dict[str, Any]:
     return {"job_id": job_id, "status": QualityJob.Status.FAILED, "error": str(exc)}
 
 
-@shared_task(name="quality.agreement_report_compute", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(
+    name="quality.agreement_report_compute",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    default_retry_delay=30,
+)
 def agreement_report_compute(self, job_id: int) -> dict[str, Any]:
     """Compute the agreement report a job asks for (see services.reports.agreement_report_compute)."""
     done = _finished(job_id)
@@ -55,7 +64,14 @@ def agreement_report_compute(self, job_id: int) -> dict[str, Any]:
     return {"job_id": job_id, "status": QualityJob.Status.SUCCEEDED, "report_id": report.pk, "alpha": report.alpha}
 
 
-@shared_task(name="quality.consensus_compute", bind=True, acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(
+    name="quality.consensus_compute",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=3,
+    default_retry_delay=30,
+)
 def consensus_compute(self, job_id: int) -> dict[str, Any]:
     """Aggregate the labels of a job's project (see services.consensus.consensus_compute)."""
     done = _finished(job_id)
@@ -83,3 +99,9 @@ def audit_sample_draw(self, project_id: int, share: float, seed: int = 0) -> dic
 def agreement_refresh(self) -> dict[str, Any]:
     """Periodic (beat): queue a project report for every project with annotations newer than its latest."""
     return {"jobs": reports.agreement_refresh()}
+
+
+@shared_task(name="quality.quality_job_sweep", bind=True, acks_late=True, max_retries=3)
+def quality_job_sweep(self) -> dict[str, Any]:
+    """Periodic (beat): fail the jobs whose worker died or that were never queued, with the reason."""
+    return jobs.quality_job_sweep()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/<int:pk>/recompute/", views.report_recompute, name="report_recompute"),
     path("projects/<int:pk>/alpha-now/", views.alpha_now, name="alpha_now"),
     path("projects/<int:pk>/jobs/<int:job_pk>/", views.job_status, name="job_status"),
+    path("projects/<int:pk>/jobs/<int:job_pk>/retry/", views.job_retry, name="job_retry"),
     path(
         "projects/<int:pk>/annotators/<int:user_pk>/reinstate/",
         views.annotator_reinstate,

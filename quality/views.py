@@ -31,6 +31,7 @@ from quality.models import AuditSample, Consensus, QualityJob, Review
 from quality.selectors import accuracy, gate, jobs, queues, reports
 from quality.services.audits import audit_sample_draw_planned, audit_sample_plan, review_record
 from quality.services.consensus import adjudication_record
+from quality.services.jobs import quality_job_retry
 from quality.services.reports import agreement_report_enqueue, project_alpha_compute
 
 T = TypeVar("T")
@@ -179,6 +180,23 @@ def job_status(request: HttpRequest, pk: int, job_pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect(f"{project.get_absolute_url()}#quality")
     return render(request, "quality/_job.html", {"project": project, "job": job, "status": status})
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    """Run a failed report job again. htmx gets the job block back (polling again); without htmx,
+    back to the project page with a message."""
+    project = _lead_project(request, pk)
+    job = jobs.quality_job_list(user=request.user).filter(pk=job_pk, project=project).first()
+    if job is None:
+        raise Http404("No such job.")
+    if service_attempt(request, quality_job_retry, job=job, actor=request.user, forbid_not_allowed=True):
+        messages.success(request, "The agreement report is being computed again.")
+    if not request.htmx:
+        return redirect(f"{project.get_absolute_url()}#quality")
+    job.refresh_from_db()
+    return render(request, "quality/_job.html", {"project": project, "job": job, "htmx_messages": True})
 
 
 # --- Root cause ------------------------------------------------------------------------------

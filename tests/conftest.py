@@ -52,6 +52,45 @@ def _eager_celery(request):
     celery_app.conf.task_always_eager = previous
 
 
+def _celery_pools_reset() -> None:
+    """Forget the Celery app's connection and producer pools, so the next publish connects to
+    whatever `broker_url` says now."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+class BrokerSwitch:
+    """Points the Celery app at a broker on a closed port (every publish fails, as when Redis is
+    unreachable) and back. Tasks are really published meanwhile, not run eagerly."""
+
+    CLOSED = "redis://127.0.0.1:1/0"
+
+    def __init__(self) -> None:
+        self.previous = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
+        self.is_down = False
+
+    def down(self) -> None:
+        celery_app.conf.task_always_eager = False
+        celery_app.conf.broker_url = self.CLOSED
+        _celery_pools_reset()
+        self.is_down = True
+
+    def up(self) -> None:
+        if self.is_down:
+            celery_app.conf.task_always_eager, celery_app.conf.broker_url = self.previous
+            _celery_pools_reset()
+            self.is_down = False
+
+
+@pytest.fixture
+def broker_down():
+    """The broker unreachable for the test (BrokerSwitch); `.up()` brings it back early."""
+    switch = BrokerSwitch()
+    switch.down()
+    yield switch
+    switch.up()
+
+
 @pytest.fixture
 def team(db):
     return TeamFactory(name="Trust ML", slug="trust-ml")

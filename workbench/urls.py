@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:pk>/flags/<int:flag_pk>/answer/", views.flag_answer, name="flag_answer"),
     path("<int:pk>/imports/", views.import_create, name="import_create"),
     path("<int:pk>/imports/<int:job_pk>/", views.import_status, name="import_status"),
+    path("<int:pk>/imports/<int:job_pk>/retry/", views.import_retry, name="import_retry"),
     path("<int:pk>/imports/<int:job_pk>/errors.csv", views.import_error_report, name="import_error_report"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),

@@ -396,6 +396,20 @@ def import_status(request: HttpRequest, pk: int, job_pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def import_retry(request: HttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    """Import a failed job's file again. htmx gets the job block back (polling again); without
+    htmx, back to the project page with a message."""
+    project, job = _import_job_or_404(request, pk, job_pk)
+    if service_attempt(request, annotation_services.import_job_retry, job=job, actor=request.user):
+        messages.success(request, f"Import of {job.source_name} queued again.")
+    if not request.htmx:
+        return redirect(f"{project.get_absolute_url()}#import-{job.pk}")
+    job = annotation_selectors.project_import_job_get(user=request.user, project=project, pk=job.pk)
+    return render(request, "projects/_importjob.html", {"project": project, "job": job, "htmx_messages": True})
+
+
+@login_required
 def import_error_report(request: HttpRequest, pk: int, job_pk: int) -> FileResponse:
     """The job's CSV report of bad rows (row, column, message), as a download."""
     _project, job = _import_job_or_404(request, pk, job_pk)

@@ -308,6 +308,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "attempts",
+            "heartbeat_at",
         ]
         read_only_fields = fields
 

@@ -17,7 +17,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -189,7 +189,15 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Service
             return ImportJob.objects.none()
         return selectors.import_job_list(user=self.request.user)
 
-    @extend_schema(request=ImportJobCreateSerializer, responses={202: ImportJobSerializer})
+    @extend_schema(
+        request=ImportJobCreateSerializer,
+        responses={
+            202: ImportJobSerializer,
+            503: OpenApiResponse(
+                description="The job queue (task broker) is unreachable: the import is marked failed, nothing ran."
+            ),
+        },
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload a file of items. The import runs in the background (poll the job); all or
         nothing by default, or skip_bad_rows. Ids the project already has are skipped."""
@@ -209,6 +217,22 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Service
         job = self.get_object()
         job.rows_read = selectors.import_job_rows_read(job=job)
         return self._output(job)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: ImportJobSerializer,
+            400: OpenApiResponse(description="The import did not fail, or read a file on the server."),
+            403: OpenApiResponse(description="Only a lead of the project may retry its imports."),
+            404: OpenApiResponse(description="No such import among yours."),
+            503: OpenApiResponse(description="The job queue (task broker) is unreachable; nothing ran."),
+        },
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser, MultiPartParser])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Import a failed job's file again (its reason is in `message`); ids already imported are skipped."""
+        job = services.import_job_retry(job=self.get_object(), actor=request.user)
+        return self._output(self.get_queryset().get(pk=job.pk), code=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         responses={

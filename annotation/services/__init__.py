@@ -4,7 +4,7 @@ assignments and annotations. Each function validates, applies atomically and rec
 By subdomain:
 
 - taxonomy: label schemas, their versions, and guidelines;
-- items: batches, items added from rows, and imports of item files (create, run, fail);
+- items: batches, items added from rows, and imports of item files (create, run, fail, retry, sweep);
 - engine: who may take work, leases, an annotator's next item, expiry sweeps, the work queue's
   vacuum, skips and flags;
 - submit: an annotator's labels for their assignment.
@@ -30,7 +30,9 @@ from annotation.services.items import (
     batch_create,
     import_job_create,
     import_job_fail,
+    import_job_retry,
     import_job_run,
+    import_job_sweep,
     items_add,
 )
 from annotation.services.submit import annotation_submit
@@ -51,7 +53,9 @@ __all__ = [
     "guideline_publish",
     "import_job_create",
     "import_job_fail",
+    "import_job_retry",
     "import_job_run",
+    "import_job_sweep",
     "items_add",
     "schema_create",
     "schema_version_create",

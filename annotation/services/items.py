@@ -10,7 +10,9 @@ import contextlib
 import csv
 import gc
 import tempfile
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -21,10 +23,11 @@ from django.utils import timezone
 
 from annotation.importers import format_from_name, read_chunks
 from annotation.models import Batch, ImportJob, Item, LabelSchema
-from annotation.selectors import import_progress_key, schema_version_current
+from annotation.selectors import import_heartbeat_key, import_progress_key, schema_version_current
 from annotation.signals import items_changed
 from annotation.sql import ITEM_COPY_TYPES, existing_external_ids_sql, items_insert_sql
 from annotation.validation import item_row_clean
+from core import jobs as core_jobs
 from core.errors import QuorumError
 from projects import access
 
@@ -176,10 +179,72 @@ def import_job_create(
         job.file.save(upload.name.rsplit("/", 1)[-1], upload, save=False)
     job.save()
     if upload is not None:
-        from annotation.tasks import import_run as import_run_task
-
-        transaction.on_commit(lambda: import_run_task.delay(job.pk))
+        _import_queue_on_commit(job)
     return job
+
+
+def _import_fail(job_id: int, message: str) -> None:
+    import_job_fail(job_id=job_id, message=message)
+
+
+def _import_queue_on_commit(job: ImportJob) -> None:
+    """Queue the import on commit; broker unreachable: the job fails "queue unavailable" and
+    QueueUnavailable (503) is raised after the commit (core.jobs)."""
+    from annotation.tasks import import_run as import_run_task
+
+    core_jobs.job_enqueue_on_commit(import_run_task, job.pk, model=ImportJob, fail=_import_fail)
+
+
+@transaction.atomic
+def import_job_retry(*, job: ImportJob, actor: User) -> ImportJob:
+    """Import a failed job's uploaded file again (leads of the project), from a clean start: counts,
+    bad rows and the error report cleared, attempts back to 0. Refused (QuorumError on `status`)
+    unless it failed, and for a server-side file (run `manage.py import_items` again). Queued on
+    commit; ids already imported are skipped, so nothing is imported twice."""
+    access.require_lead(actor, job.project)
+    current = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if current.status != ImportJob.Status.FAILED:
+        raise QuorumError(
+            f"import {current.pk} is {current.status}: only a failed import can be retried",
+            field="status",
+            code="not_failed",
+        )
+    if not current.file:
+        raise QuorumError(
+            f"import {current.pk} read a file on the server: run `manage.py import_items` again", field="file"
+        )
+    if current.error_report:
+        current.error_report.delete(save=False)
+    current.status = ImportJob.Status.PENDING
+    current.batch = None
+    current.rows_read = current.items_created = current.rows_existing = current.rows_invalid = 0
+    current.errors = []
+    current.message = f"Queued again by {actor.username}"
+    current.attempts = 0
+    current.started_at = current.finished_at = current.heartbeat_at = current.queued_at = None
+    current.save()
+    _import_queue_on_commit(current)
+    return current
+
+
+def import_job_sweep() -> dict[str, list[int]]:
+    """Fail the imports whose worker died (no heartbeat, in the row or the cache, for
+    QUORUM_JOB_HEARTBEAT_TIMEOUT_SECONDS; their transaction rolled back with them), never queued,
+    or lost in the queue, with the reason (beat runs this)."""
+
+    def alive(ids: list[int]) -> set[int]:
+        beats = cache.get_many([import_heartbeat_key(pk) for pk in ids])
+        now = timezone.now()
+        return {
+            pk
+            for pk in ids
+            if (at := beats.get(import_heartbeat_key(pk))) is not None
+            and core_jobs.heartbeat_fresh(datetime.fromtimestamp(at, tz=UTC), now=now)
+        }
+
+    return core_jobs.job_sweep(
+        ImportJob, waiting=ImportJob.Status.PENDING, running=ImportJob.Status.RUNNING, fail=_import_fail, alive=alive
+    )
 
 
 def import_job_run(
@@ -194,12 +259,17 @@ def import_job_run(
     The report of bad rows (row, column, message) is stored as a CSV file on the job.
     Idempotent: a finished job is returned as it is.
     """
+    claimed = core_jobs.job_claim(
+        ImportJob,
+        job_id,
+        startable=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING],
+        running=ImportJob.Status.RUNNING,
+        updates={"started_at": timezone.now()},
+        fail=_import_fail,
+    )
     job = ImportJob.objects.select_related("project").get(pk=job_id)
-    if job.status in (ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED):
+    if not claimed:  # finished already, or out of attempts (now failed with the reason)
         return job
-    job.status = ImportJob.Status.RUNNING
-    job.started_at = timezone.now()
-    job.save(update_fields=["status", "started_at"])
     project = job.project
     rules = _ItemRules(project)
     report = tempfile.TemporaryFile("w+", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
@@ -236,6 +306,8 @@ def import_job_run(
                         items_insert(project_id=project.pk, batch_id=batch.pk, rows=new)
                         counts["items_created"] += len(new)
                     cache.set(import_progress_key(job.pk), counts["rows_read"], timeout=24 * 3600)
+                    cache.set(import_heartbeat_key(job.pk), time.time(), timeout=24 * 3600)
+                    core_jobs.job_checkpoint("import", job.pk)
                     if on_progress:
                         on_progress(counts["rows_read"])
             job.batch = batch
@@ -262,7 +334,7 @@ def import_job_run(
         job.error_report.save(f"import-{job.pk}-errors.csv", File(report), save=False)
     report.close()
     job.save()
-    cache.delete(import_progress_key(job.pk))
+    cache.delete_many([import_progress_key(job.pk), import_heartbeat_key(job.pk)])
     if job.items_created:
         _progress_refresh_on_commit(project.pk)
     return job
@@ -391,8 +463,9 @@ def _import_message(job: ImportJob, file_error: QuorumError | None) -> str:
 
 
 def import_job_fail(*, job_id: int, message: str) -> None:
-    """Mark a job failed after its task gave up (the import's own transaction already rolled back)."""
-    ImportJob.objects.filter(pk=job_id).exclude(status=ImportJob.Status.SUCCEEDED).update(
+    """Mark an unfinished job failed after its task gave up, its worker was lost or the broker
+    refused it (the import's own transaction already rolled back). A finished job keeps its outcome."""
+    ImportJob.objects.filter(pk=job_id, status__in=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING]).update(
         status=ImportJob.Status.FAILED, message=message[:2000], finished_at=timezone.now(), items_created=0
     )
 

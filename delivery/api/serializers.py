@@ -52,6 +52,8 @@ class DeliverySerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "attempts",
+            "heartbeat_at",
         ]
         read_only_fields = fields
 
@@ -182,6 +184,8 @@ class EvaluationSerializer(serializers.ModelSerializer):
             "error",
             "created_at",
             "finished_at",
+            "attempts",
+            "heartbeat_at",
         ]
         read_only_fields = fields
 

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from core.errors import QuorumError
 from core.viewsets import ServiceViewSet
-from delivery import selectors
+from delivery import policies, selectors
 from delivery.api.filters import DeliveryFilterSet, EvaluationFilterSet
 from delivery.api.serializers import (
     DeliveryCreateSerializer,
@@ -33,11 +33,25 @@ from delivery.api.serializers import (
     WebhookEndpointSerializer,
 )
 from delivery.models import Delivery, Evaluation, WebhookEndpoint
-from delivery.services.build import delivery_create
-from delivery.services.evaluation import evaluation_create
+from delivery.services.build import delivery_create, delivery_retry
+from delivery.services.evaluation import evaluation_create, evaluation_retry
 from delivery.services.storage import delivery_file_path
 from delivery.services.webhooks import webhook_endpoint_create, webhook_endpoint_deactivate
 from projects import access as project_access
+
+QUEUE_UNAVAILABLE = OpenApiResponse(
+    description="The job queue (task broker) is unreachable: the job is marked failed, nothing started; retry later."
+)
+
+
+def _retry_responses(serializer: type, who: str) -> dict[Any, Any]:
+    return {
+        202: serializer,
+        400: OpenApiResponse(description="It did not fail (only a failed job is retried)."),
+        403: OpenApiResponse(description=who),
+        404: OpenApiResponse(description="No such object among yours."),
+        503: QUEUE_UNAVAILABLE,
+    }
 
 
 class DeliveryPermission(BasePermission):
@@ -45,6 +59,19 @@ class DeliveryPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return view.action != "create" or project_access.can_ask_for_deliveries(request.user)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if view.action == "retry" and not project_access.can_manage_project(request.user, obj.project):
+            self.message = "Only a lead of the project may retry its delivery builds."
+            return False
+        return True
+
+
+class EvaluationPermission(BasePermission):
+    message = "Only who uploaded the predictions, or a lead of the project, may retry an evaluation."
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return view.action != "retry" or policies.can_retry_evaluation(request.user, obj)
 
 
 @extend_schema(tags=["delivery"])
@@ -63,11 +90,18 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             return Delivery.objects.none()
         return selectors.delivery_list(user=self.request.user)
 
-    @extend_schema(responses={201: DeliverySerializer})
+    @extend_schema(responses={201: DeliverySerializer, 503: QUEUE_UNAVAILABLE})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Ask for a delivery of a project you lead; it is built in the background (poll its progress)."""
         delivery = delivery_create(actor=request.user, **self._input(request))
         return self._output(selectors.delivery_get(user=request.user, pk=delivery.pk), code=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=_retry_responses(DeliverySerializer, DeliveryPermission.message))
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Build a failed delivery again (its reason is in `error`), with the options it was asked with."""
+        delivery = delivery_retry(delivery=self.get_object(), actor=request.user)
+        return self._output(selectors.delivery_get(user=request.user, pk=delivery.pk), code=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         parameters=[OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="A file name.")],
@@ -125,7 +159,7 @@ class WebhookEndpointViewSet(
 class EvaluationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ServiceViewSet):
     """Model evaluations on delivered evaluation splits. Filter by delivery to compare uploads."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, EvaluationPermission]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     filterset_class = EvaluationFilterSet
     ordering_fields = ["created_at"]
@@ -138,7 +172,10 @@ class EvaluationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
             return Evaluation.objects.none()
         return selectors.evaluation_list(user=self.request.user)
 
-    @extend_schema(request={"multipart/form-data": EvaluationCreateSerializer}, responses={201: EvaluationSerializer})
+    @extend_schema(
+        request={"multipart/form-data": EvaluationCreateSerializer},
+        responses={201: EvaluationSerializer, 503: QUEUE_UNAVAILABLE},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload predictions (CSV or JSON Lines) for a delivery's evaluation split; scored in the background."""
         fields = self._input(request)
@@ -149,3 +186,13 @@ class EvaluationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         evaluation = evaluation_create(delivery=delivery, actor=request.user, **fields)
         evaluation.refresh_from_db()
         return self._output(evaluation, code=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses=_retry_responses(EvaluationSerializer, EvaluationPermission.message),
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Score a failed evaluation's predictions again (its reason is in `error`)."""
+        evaluation = evaluation_retry(evaluation=self.get_object(), actor=request.user)
+        return self._output(self.get_queryset().get(pk=evaluation.pk), code=status.HTTP_202_ACCEPTED)

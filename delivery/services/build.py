@@ -4,8 +4,9 @@ delivery its version.
 
 A build never leaves half a delivery: files are written into a temporary folder beside the final
 one, and the folder is renamed into place in the transaction that marks the delivery done and
-gives it its version. A build that dies leaves a temporary folder that the next run (Celery
-re-delivers the message: tasks are acks_late) removes before starting again.
+gives it its version. A build that dies leaves a temporary folder; the run that commits (Celery
+re-delivers the message of a killed worker: acks_late, reject_on_worker_lost) removes it, and so
+does failing the build (after its attempts, or by the job sweep when its heartbeat stopped).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotation.models import Annotation
+from core import jobs as core_jobs
 from core.errors import NotAllowed, QuorumError
 from delivery.models import MANIFEST_SCHEMA_VERSION, Delivery, Format
 from delivery.services.plan import (
@@ -143,10 +145,64 @@ def delivery_create(
     if not passed:
         summary += f", overriding the failed quality gate: {override_reason}"
     activity_record(actor=actor, verb=verb, summary=summary, project=project, data={"delivery_id": delivery.pk})
+    _build_queue_on_commit(delivery)
+    return delivery
+
+
+def _build_fail(delivery_id: int, error: str) -> None:
+    delivery_build_fail(delivery_id=delivery_id, error=error)
+
+
+def _build_queue_on_commit(delivery: Delivery) -> None:
+    """Queue the build on commit; broker unreachable: the delivery fails "queue unavailable" and
+    QueueUnavailable (503) is raised after the commit (core.jobs)."""
     from delivery.tasks import delivery_build as delivery_build_task
 
-    transaction.on_commit(lambda: delivery_build_task.delay(delivery.pk))
-    return delivery
+    core_jobs.job_enqueue_on_commit(delivery_build_task, delivery.pk, model=Delivery, fail=_build_fail)
+
+
+@transaction.atomic
+def delivery_retry(*, delivery: Delivery, actor: User) -> Delivery:
+    """Build a failed delivery again (leads of the project), with the options and the gate result it
+    was asked with. Refused (QuorumError on `status`) unless it failed. Queued on commit."""
+    if not access.can_manage_project(actor, delivery.project):
+        raise NotAllowed(
+            f"{actor.username} may not retry deliveries of project {delivery.project.name!r} (its leads may)"
+        )
+    current = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if current.status != Delivery.Status.FAILED:
+        raise QuorumError(
+            f"delivery {current.pk} is {current.status}: only a failed build can be retried",
+            field="status",
+            code="not_failed",
+        )
+    temp_folders_remove(current)
+    current.status = Delivery.Status.QUEUED
+    current.error = ""
+    current.message = f"Queued again by {actor.username}"
+    current.progress_done = current.progress_total = 0
+    current.attempts = 0
+    current.started_at = current.finished_at = current.heartbeat_at = current.queued_at = None
+    current.full_clean()
+    current.save()
+    activity_record(
+        actor=actor,
+        verb="delivery.retried",
+        summary=f"{actor.username} retried the failed delivery build {current.pk} of “{current.project.name}”",
+        project=current.project,
+        data={"delivery_id": current.pk},
+    )
+    _build_queue_on_commit(current)
+    return current
+
+
+def delivery_job_sweep() -> dict[str, list[int]]:
+    """Fail the builds whose worker died (no heartbeat for QUORUM_JOB_HEARTBEAT_TIMEOUT_SECONDS),
+    never queued, or lost in the queue, with the reason, and remove their temporary folders
+    (beat runs this through delivery.job_sweep)."""
+    return core_jobs.job_sweep(
+        Delivery, waiting=Delivery.Status.QUEUED, running=Delivery.Status.RUNNING, fail=_build_fail
+    )
 
 
 # --- Building ---------------------------------------------------------------------------------------
@@ -155,14 +211,22 @@ def delivery_create(
 def _progress(delivery_id: int, done: int, total: int, message: str) -> None:
     """Committed at once (no transaction is open during a build), so pollers see it move."""
     Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.RUNNING).update(
-        progress_done=min(done, total), progress_total=total, message=message[:300]
+        progress_done=min(done, total), progress_total=total, message=message[:300], heartbeat_at=timezone.now()
     )
+    core_jobs.job_checkpoint("delivery", delivery_id)
 
 
 def delivery_start(*, delivery_id: int) -> Delivery:
-    """Mark a queued (or re-delivered running) build running. Committed at once, for pollers."""
-    Delivery.objects.filter(pk=delivery_id, status__in=[Delivery.Status.QUEUED, Delivery.Status.RUNNING]).update(
-        status=Delivery.Status.RUNNING, started_at=timezone.now(), progress_done=0, message="Started"
+    """Mark a queued (or re-delivered running) build running: one more attempt, a fresh heartbeat.
+    Committed at once, for pollers. A build started QUORUM_JOB_MAX_ATTEMPTS times already is failed
+    with the reason instead (core.jobs.job_claim), and returned failed."""
+    core_jobs.job_claim(
+        Delivery,
+        delivery_id,
+        startable=[Delivery.Status.QUEUED, Delivery.Status.RUNNING],
+        running=Delivery.Status.RUNNING,
+        updates={"started_at": timezone.now(), "progress_done": 0, "message": "Started"},
+        fail=_build_fail,
     )
     return Delivery.objects.select_related("project", "request", "project__label_schema").get(pk=delivery_id)
 
@@ -437,11 +501,12 @@ def _delivery_commit(
 
 
 def delivery_build_fail(*, delivery_id: int, error: str) -> None:
-    """Mark a build failed with its reason and remove its temporary folder."""
+    """Mark an unfinished build failed with its reason and remove its temporary folders. A
+    finished delivery keeps its outcome."""
     delivery = Delivery.objects.filter(pk=delivery_id).first()
-    if delivery is None:
+    if delivery is None or delivery.status in (Delivery.Status.DONE, Delivery.Status.FAILED):
         return
     temp_folders_remove(delivery)
-    Delivery.objects.filter(pk=delivery_id).exclude(status=Delivery.Status.DONE).update(
+    Delivery.objects.filter(pk=delivery_id, status__in=[Delivery.Status.QUEUED, Delivery.Status.RUNNING]).update(
         status=Delivery.Status.FAILED, error=error[:5000] or "failed", finished_at=timezone.now(), message="Failed"
     )

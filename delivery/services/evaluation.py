@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from core import jobs as core_jobs
 from core.errors import NotAllowed, QuorumError
 from delivery import metrics, policies
 from delivery.models import Delivery, Evaluation, Format
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 EVALUATION_ERRORS_KEPT = 200
+HEARTBEAT_ROWS = 20_000  # a running evaluation's heartbeat, every this many rows (core.jobs)
 
 
 @transaction.atomic
@@ -45,10 +47,54 @@ def evaluation_create(*, delivery: Delivery, actor: User, file: UploadedFile, na
     )
     evaluation.full_clean()
     evaluation.save()
+    _evaluation_queue_on_commit(evaluation)
+    return evaluation
+
+
+def _evaluation_fail(evaluation_id: int, error: str) -> None:
+    evaluation_fail(evaluation_id=evaluation_id, error=error)
+
+
+def _evaluation_queue_on_commit(evaluation: Evaluation) -> None:
+    """Queue the scoring on commit; broker unreachable: the evaluation fails "queue unavailable" and
+    QueueUnavailable (503) is raised after the commit (core.jobs)."""
     from delivery.tasks import evaluation_compute as evaluation_compute_task
 
-    transaction.on_commit(lambda: evaluation_compute_task.delay(evaluation.pk))
-    return evaluation
+    core_jobs.job_enqueue_on_commit(evaluation_compute_task, evaluation.pk, model=Evaluation, fail=_evaluation_fail)
+
+
+@transaction.atomic
+def evaluation_retry(*, evaluation: Evaluation, actor: User) -> Evaluation:
+    """Score a failed evaluation's predictions again (who uploaded them, or a lead of the project).
+    Refused (QuorumError on `status`) unless it failed. Queued on commit."""
+    if not policies.can_retry_evaluation(actor, evaluation):
+        raise NotAllowed(f"{actor.username} may not retry evaluation {evaluation.pk} (who uploaded it, or a lead, may)")
+    current = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
+    if current.status != Evaluation.Status.FAILED:
+        raise QuorumError(
+            f"evaluation {current.pk} is {current.status}: only a failed evaluation can be retried",
+            field="status",
+            code="not_failed",
+        )
+    current.status = Evaluation.Status.QUEUED
+    current.error = ""
+    current.rows_read = current.rows_bad = 0
+    current.errors = []
+    current.report = {}
+    current.attempts = 0
+    current.finished_at = current.heartbeat_at = current.queued_at = None
+    current.full_clean()
+    current.save()
+    _evaluation_queue_on_commit(current)
+    return current
+
+
+def evaluation_job_sweep() -> dict[str, list[int]]:
+    """Fail the evaluations whose worker died, never queued, or lost in the queue, with the reason
+    (beat runs this through delivery.job_sweep)."""
+    return core_jobs.job_sweep(
+        Evaluation, waiting=Evaluation.Status.QUEUED, running=Evaluation.Status.RUNNING, fail=_evaluation_fail
+    )
 
 
 _ITEM_COLUMN_NAMES = ("item_id", "external_id", "id")
@@ -92,10 +138,18 @@ def evaluation_compute(*, evaluation_id: int) -> Evaluation:
     out; the figures (delivery.metrics) cover the good rows. Idempotent: a finished evaluation is
     returned as it is.
     """
+    claimed = core_jobs.job_claim(
+        Evaluation,
+        evaluation_id,
+        startable=[Evaluation.Status.QUEUED, Evaluation.Status.RUNNING],
+        running=Evaluation.Status.RUNNING,
+        updates={},
+        fail=_evaluation_fail,
+    )
     evaluation = Evaluation.objects.select_related("delivery").get(pk=evaluation_id)
-    if evaluation.status in (Evaluation.Status.DONE, Evaluation.Status.FAILED):
+    if not claimed:  # finished already, or out of attempts (now failed with the reason)
         return evaluation
-    Evaluation.objects.filter(pk=evaluation_id).update(status=Evaluation.Status.RUNNING)
+    core_jobs.job_checkpoint("evaluation", evaluation_id)
     delivery = evaluation.delivery
     keys = list(delivery.manifest.get("label_schema", {}).get("labels", []))
     if delivery.manifest.get("label_schema", {}).get("selection") == "multi":
@@ -120,6 +174,8 @@ def evaluation_compute(*, evaluation_id: int) -> Evaluation:
 
     for number, row in _prediction_rows(evaluation):
         rows_read += 1
+        if rows_read % HEARTBEAT_ROWS == 0:
+            Evaluation.objects.filter(pk=evaluation_id).update(heartbeat_at=timezone.now())
         if "__error__" in row:
             fail(number, "", row["__error__"])
             continue
@@ -180,6 +236,7 @@ def evaluation_compute(*, evaluation_id: int) -> Evaluation:
 
 
 def evaluation_fail(*, evaluation_id: int, error: str) -> None:
-    Evaluation.objects.filter(pk=evaluation_id).exclude(status=Evaluation.Status.DONE).update(
-        status=Evaluation.Status.FAILED, error=error[:5000] or "failed", finished_at=timezone.now()
-    )
+    """Mark an unfinished evaluation failed with the reason. A finished one keeps its outcome."""
+    Evaluation.objects.filter(
+        pk=evaluation_id, status__in=[Evaluation.Status.QUEUED, Evaluation.Status.RUNNING]
+    ).update(status=Evaluation.Status.FAILED, error=error[:5000] or "failed", finished_at=timezone.now())

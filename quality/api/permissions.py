@@ -53,8 +53,11 @@ class AgreementReportPermission(_ObjectActionPermission):
 
 
 class QualityJobPermission(_ObjectActionPermission):
-    rules = {"retrieve": access.can_manage_project}
-    messages = {"retrieve": "Only a lead of this project may follow its quality jobs."}
+    rules = {"retrieve": access.can_manage_project, "retry": access.can_manage_project}
+    messages = {
+        "retrieve": "Only a lead of this project may follow its quality jobs.",
+        "retry": "Only a lead of this project may retry its quality jobs.",
+    }
 
 
 class QualityProjectPermission(_ObjectActionPermission):

@@ -79,6 +79,8 @@ class QualityJobSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "attempts",
+            "heartbeat_at",
         ]
         read_only_fields = fields
 

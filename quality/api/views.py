@@ -62,9 +62,13 @@ from quality.selectors.queues import adjudication_queue, audit_queue
 from quality.selectors.reports import agreement_report_list
 from quality.services.audits import audit_plan_data, audit_sample_draw_planned, audit_sample_plan, review_record
 from quality.services.consensus import adjudication_record, consensus_enqueue
+from quality.services.jobs import quality_job_retry
 from quality.services.reports import agreement_report_enqueue, project_alpha_compute
 
 NO_PROJECT = "No such project among yours."
+QUEUE_UNAVAILABLE = OpenApiResponse(
+    description="The job queue (task broker) is unreachable: the job is marked failed, nothing started; retry later."
+)
 PROJECT_PARAMETER = OpenApiParameter(
     "project", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True, description="The project's id."
 )
@@ -124,7 +128,7 @@ class QualityJobViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, _Vie
 
     @extend_schema(
         request=QualityJobCreateSerializer,
-        responses={202: QualityJobSerializer, 404: OpenApiResponse(description=NO_PROJECT)},
+        responses={202: QualityJobSerializer, 404: OpenApiResponse(description=NO_PROJECT), 503: QUEUE_UNAVAILABLE},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue an agreement report of a scope, or a consensus run; poll the job it returns. The
@@ -147,6 +151,22 @@ class QualityJobViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, _Vie
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The job: its status, progress and message, and the report once it succeeded."""
         return self._output(self.get_object())
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: QualityJobSerializer,
+            400: OpenApiResponse(description="The job did not fail (only a failed job is retried)."),
+            403: OpenApiResponse(description="Only a lead of the project may retry its jobs."),
+            404: OpenApiResponse(description="No such job among yours."),
+            503: QUEUE_UNAVAILABLE,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Run a failed job again from a clean start (its reason is in `error`); poll it as before."""
+        job = quality_job_retry(job=self.get_object(), actor=request.user)
+        return self._output(self.get_queryset().get(pk=job.pk), code=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(tags=["quality"])

@@ -41,19 +41,27 @@ def _database_url_for(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Start `celery worker` against the test database and wait until it answers a ping."""
+    """Start `celery worker` against the test database and wait until it answers a ping.
+
+    The prefork pool with one child, as in production: tasks run in the child process, one at a
+    time in queue order, and a child killed mid-task (test_jobs_worker_lost.py) is replaced while
+    its message goes back on the queue. `hold_dir` is the worker's QUORUM_JOB_HOLD_DIR
+    (core.jobs.job_checkpoint): a job finding its hold file there waits, so a test can kill it
+    mid-run."""
     from django.db import connection
 
     with django_db_blocker.unblock():
         test_db_name = connection.settings_dict["NAME"]
     nodename = f"quorum-test-{uuid.uuid4().hex[:8]}@localhost"
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    hold_dir = tmp_path_factory.mktemp("job-holds")
     env = {
         **os.environ,
         "DATABASE_URL": _database_url_for(test_db_name),
         "DJANGO_CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",
         "QUORUM_WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' webhook receivers listen on 127.0.0.1
+        "QUORUM_JOB_HOLD_DIR": str(hold_dir),
     }
     celery_app.control.purge()
     log = open(log_path, "w")  # noqa: SIM115 - kept open for the worker's lifetime
@@ -65,7 +73,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
             "-A",
             "config",
             "worker",
-            "--pool=solo",
+            "--pool=prefork",
             "--concurrency=1",
             "--without-gossip",
             "--without-mingle",
@@ -87,7 +95,14 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
                 break
         else:
             raise RuntimeError(f"celery worker did not answer within 60 s:\n{log_path.read_text()}")
-        yield {"nodename": nodename, "process": process, "log": log_path, "database": test_db_name}
+        yield {
+            "nodename": nodename,
+            "process": process,
+            "log": log_path,
+            "database": test_db_name,
+            "hold_dir": hold_dir,
+            "env": env,
+        }
     finally:
         process.terminate()
         try:

@@ -39,7 +39,7 @@ def _client(user) -> APIClient:
 
 def _after_queued_work(client, url: str) -> dict:
     """`url`'s body once the worker has run everything queued so far: it runs one task at a time
-    in queue order (--pool=solo --concurrency=1), so a health check sent now answers after them."""
+    in queue order (one pool child, --concurrency=1), so a health check sent now answers after them."""
     healthcheck.delay().get(timeout=120)
     return client.get(url).json()
 

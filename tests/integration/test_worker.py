@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from celery.result import AsyncResult
 from django.db import connection
@@ -21,7 +23,10 @@ def test_worker_answers_from_postgres(celery_worker_process):
     answer = result.get(timeout=60)
     assert answer["database"] == "postgresql"
     assert answer["name"] == celery_worker_process["database"]
-    assert int(answer["pid"]) == celery_worker_process["process"].pid
+    # The task ran in the worker's pool child (prefork, as in production).
+    status = Path(f"/proc/{answer['pid']}/status").read_text()
+    parent = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:"))
+    assert int(parent) == celery_worker_process["process"].pid
 
 
 def test_progress_refresh_task_runs_on_live_worker(celery_worker_process):
