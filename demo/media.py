@@ -16,6 +16,7 @@ import io
 import struct
 import wave
 import zlib
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -75,20 +76,32 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     )
 
 
+@cache
+def _shade(width: int, height: int) -> np.ndarray:
+    """The light falling across every picture of one size (left dark, top-right bright)."""
+    ys, xs = np.ogrid[0:height, 0:width]
+    return (0.55 + 0.45 * (xs / max(width - 1, 1)) * (1 - 0.5 * ys / max(height - 1, 1))).astype(np.float32)
+
+
 def picture(name: str, *, width: int, height: int, label: str, lines: int = 0) -> np.ndarray:
     """An abstract picture for `name`: a gradient in the label's colour with a few discs and
     bars. `lines` draws that many text-like rows (for screenshots)."""
     rng = np.random.default_rng(_seed(name))
-    base = np.array(PALETTE.get(label, (120, 120, 120)), dtype=np.float64)
-    ys, xs = np.mgrid[0:height, 0:width]
-    shade = 0.55 + 0.45 * (xs / max(width - 1, 1)) * (1 - 0.5 * ys / max(height - 1, 1))
-    image = np.clip(base[None, None, :] * shade[..., None] + 40, 0, 255)
+    base = np.array(PALETTE.get(label, (120, 120, 120)), dtype=np.float32)
+    image = np.clip(base[None, None, :] * _shade(width, height)[..., None] + 40, 0, 255)
     for _ in range(int(rng.integers(3, 7))):
         cx, cy = rng.uniform(0, width), rng.uniform(0, height)
         radius = rng.uniform(0.06, 0.22) * min(width, height)
-        colour = rng.uniform(30, 250, size=3)
+        colour = rng.uniform(30, 250, size=3).astype(np.float32)
+        # Only the disc's bounding box is looked at.
+        x0, x1 = max(int(cx - radius), 0), min(int(cx + radius) + 1, width)
+        y0, y1 = max(int(cy - radius), 0), min(int(cy + radius) + 1, height)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        ys, xs = np.ogrid[y0:y1, x0:x1]
         inside = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius**2
-        image[inside] = 0.35 * image[inside] + 0.65 * colour
+        box = image[y0:y1, x0:x1]
+        box[inside] = 0.35 * box[inside] + 0.65 * colour
     top = int(height * 0.78)
     image[top:, :] = 0.6 * image[top:, :] + 0.4 * np.array([250, 250, 250])
     for row in range(lines):
