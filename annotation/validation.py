@@ -140,7 +140,10 @@ def labels_chosen_check(chosen: Any, *, allowed: Iterable[str], multi: bool, whe
 
 
 def media_url_check(url: str, *, where: str) -> str:
-    """Only http(s) URLs with a host reach a page: no javascript:, data:, file: or relative URLs."""
+    """Only http(s) URLs with a host reach a page: no javascript:, data:, file: or relative URLs,
+    except a path under Quorum's own MEDIA_URL (same origin: the demo's generated media)."""
+    if _own_media_path(url):
+        return url
     parts = urlsplit(url)
     if parts.scheme.lower() not in settings.QUORUM_MEDIA_URL_SCHEMES or not parts.netloc:
         raise QuorumError(
@@ -150,6 +153,18 @@ def media_url_check(url: str, *, where: str) -> str:
     if len(url) > 2048:
         raise QuorumError(f"{where}: the URL is longer than 2048 characters", field=where)
     return url
+
+
+def _own_media_path(url: str) -> bool:
+    """A root-relative path under MEDIA_URL ("/media/..."), with no way out of it: no "//" host,
+    no backslash, no "." or ".." segment, no query or fragment."""
+    prefix = settings.MEDIA_URL
+    if not prefix.startswith("/") or prefix.startswith("//") or not url.startswith(prefix) or len(url) > 2048:
+        return False
+    rest = url[len(prefix) :]
+    if not rest or any(char in rest for char in "\\?#%") or rest.startswith("/"):
+        return False
+    return all(segment not in ("", ".", "..") for segment in rest.split("/"))
 
 
 def item_content_hash(values: Mapping[str, Any]) -> str:

@@ -29,4 +29,6 @@ urlpatterns = [
     path("deliveries/", include("delivery.urls")),
     path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),
+    # The demo's generated images and voice notes (seed_demo writes them to MEDIA_ROOT/demo/).
+    path("media/demo/", include("demo.urls")),
 ]

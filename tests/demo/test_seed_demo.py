@@ -2,19 +2,28 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import shutil
+import tempfile
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Count, F
-from django.test import TestCase, override_settings
+from django.db.models import Count, F, Sum
+from django.test import Client, TestCase, override_settings
+from django.utils import timezone
 
 from accounts.models import User
-from annotation.models import Annotation, Assignment, Guideline, Item, LabelSchema
+from annotation.models import Annotation, Assignment, Flag, Guideline, Item, LabelSchema
 from delivery.models import Delivery
 from demo import projects as demo
-from projects.models import Activity, Blocker, DataRequest, Milestone, PhaseTransition, Project
+from demo.history import Clock
+from projects import access
+from projects.models import Activity, Blocker, DailyRollup, DataRequest, Milestone, PhaseTransition, Project
+from quality.models import AgreementReport, AuditSample, Review
 from tests.accounts.factories import PASSWORD, UserFactory
+from workbench.retrospective import retrospective_get
+from workbench.risks import RULES
+from workbench.selectors import portfolio_figures
 
 TODAY = dt.date(2026, 11, 22)
 
@@ -36,8 +45,13 @@ class SeedDemoTests(TestCase):
 
     @classmethod
     def setUpTestData(cls):
-        # Class setup runs before the autouse settings fixture: use its fast hasher here too.
-        with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        # Class setup runs before the autouse settings fixture: use its fast hasher here too, and
+        # a media folder of the class's own (the demo draws its images into MEDIA_ROOT).
+        cls.media = tempfile.mkdtemp(prefix="quorum-demo-media-")
+        cls.addClassCleanup(shutil.rmtree, cls.media, ignore_errors=True)
+        with override_settings(
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"], MEDIA_ROOT=cls.media
+        ):
             cls.output = _seed()
 
     def test_seed_demo_creates_people_requests_and_projects_in_every_phase(self):
@@ -61,8 +75,12 @@ class SeedDemoTests(TestCase):
         held = Project.objects.get(phase="on_hold")
         assert held.phase_before_hold == "design"
         assert held.blockers.open().filter(kind=Blocker.Kind.BLOCKER).exists()
-        system_risk = Blocker.objects.get(rule="forecast_after_deadline")
-        assert system_risk.kind == "risk" and system_risk.opened_by is None and system_risk.status == "open"
+        # Every risk was raised by the rules (workbench.risks), none written by hand.
+        risks = Blocker.objects.filter(kind=Blocker.Kind.RISK)
+        assert risks.exists()
+        assert set(risks.values_list("rule", flat=True)) <= set(RULES)
+        assert not risks.exclude(opened_by=None).exists()
+        assert not Blocker.objects.filter(description__contains="~38").exists()
         assert Blocker.objects.filter(status="resolved").count() >= 2
         assert Milestone.objects.filter(actual_date__gt=F("planned_date")).exists()  # reached late
         assert Milestone.objects.filter(actual_date__isnull=True).exists()
@@ -104,7 +122,7 @@ class SeedDemoTests(TestCase):
     def test_seed_demo_items_and_annotations_respect_overlap(self):
         assert Item.objects.count() >= 300
         modalities = set(Item.objects.values_list("modality", flat=True))
-        assert modalities >= {"text", "image", "video", "audio", "ocr", "multimodal"}
+        assert modalities >= {"text", "image", "audio", "ocr", "multimodal"}
         assert Item.objects.filter(is_gold=True).count() >= 10
         assert Item.objects.filter(is_graphic=True).exists()
         assert Item.objects.filter(text=demo.XSS_TEXT).exists()
@@ -118,8 +136,8 @@ class SeedDemoTests(TestCase):
         pairs = Annotation.objects.values("item", "annotator").annotate(n=Count("id")).filter(n__gt=1)
         assert not pairs.exists()
         assert Annotation.objects.count() >= 300
-        assert not Annotation.objects.filter(time_spent_ms__lt=2000).exists()
-        assert not Annotation.objects.filter(time_spent_ms__gt=40000).exists()
+        assert not Annotation.objects.filter(time_spent_ms__lt=1500).exists()
+        assert not Annotation.objects.filter(time_spent_ms__gt=360_000).exists()
         # Mostly agreement, some disagreement.
         labels_per_item: dict[int, set[tuple[str, ...]]] = {}
         for item_id, labels in Annotation.objects.values_list("item_id", "labels"):
@@ -142,13 +160,13 @@ class SeedDemoTests(TestCase):
             assert project.items_completed <= project.items_total
 
     def test_seed_demo_computes_an_agreement_report_for_annotated_projects(self):
-        from quality.models import AgreementReport
-
         annotated = Project.objects.filter(annotations__isnull=False).distinct()
         assert annotated.exists()
         for project in annotated:
-            report = AgreementReport.objects.get(project=project, scope="project")
-            assert report.n_annotations > 0 and report.alpha is not None and -1 <= report.alpha <= 1
+            reports = AgreementReport.objects.filter(project=project, scope="project")
+            assert reports.count() >= 2  # computed along the way, and once more now
+            for report in reports:
+                assert report.n_annotations > 0 and report.alpha is not None and -1 <= report.alpha <= 1
 
     def test_seed_demo_delivers_the_project_in_qa(self):
         delivery = Delivery.objects.get()
@@ -157,6 +175,104 @@ class SeedDemoTests(TestCase):
         # The build runs on commit (at once in the embedded mode; here the test's transaction holds it).
         assert delivery.status == Delivery.Status.QUEUED
         assert "Delivery of 'Image safety evaluation set Q3'" in self.output
+
+    # --- The figures the pages show are computed from a believable history -------------------
+
+    def test_seed_demo_lena_leads_every_project(self):
+        lena = User.objects.get(username="lena")
+        assert set(Project.objects.values_list("lead", flat=True)) == {lena.pk}
+        assert all(access.can_manage_project(lena, project) for project in Project.objects.all())
+        assert Delivery.objects.get().project.lead == lena
+
+    def test_seed_demo_annotations_span_weeks_at_human_pace(self):
+        now = timezone.now()
+        stamps = list(Annotation.objects.values_list("submitted_at", flat=True))
+        assert min(stamps) <= now - dt.timedelta(days=21) and max(stamps) < now
+        assert len({stamp.date() for stamp in stamps}) >= 20
+        assert all(dt.time(8) <= stamp.astimezone(dt.UTC).time() <= dt.time(18, 40) for stamp in stamps)
+        # Log-normal handling times around a quarter of a minute, and annotators at different speeds.
+        times = sorted(Annotation.objects.values_list("time_spent_ms", flat=True))
+        assert 6_000 < times[len(times) // 2] < 40_000 and times[-1] > 3 * times[len(times) // 2]
+        medians = {}
+        for name in ("dara", "emre"):
+            own = sorted(Annotation.objects.filter(annotator__username=name).values_list("time_spent_ms", flat=True))
+            medians[name] = own[len(own) // 2]
+        assert medians["dara"] * 1.5 < medians["emre"]
+        # Leases carry their historic moment too (the engine's auto_now_add is set back).
+        assert not Assignment.objects.filter(leased_at__gt=F("expires_at")).exists()
+        assert Assignment.objects.filter(status="active").count() == 2
+
+    def test_seed_demo_throughput_forecast_and_risks_are_computed(self):
+        today = timezone.now().date()
+        production = Project.objects.get(phase="production")
+        rows = portfolio_figures(projects=list(Project.objects.all()), today=today)
+        figures = {project.pk: project for project in rows}
+        assert figures[production.pk].throughput_7d > 0
+        forecast = figures[production.pk].forecast
+        assert forecast.finish is not None and forecast.rate > 0 and forecast.status != "unknown"
+        counted = DailyRollup.objects.filter(project=production).aggregate(n=Sum("annotations"))["n"]
+        assert counted == production.annotations.filter(item__is_gold=False).count()
+        # The risks opened and closed over the weeks, by the rules, at the evenings they held.
+        resolved = Blocker.objects.filter(kind="risk", status="resolved")
+        assert resolved.exists()
+        for risk in resolved:
+            assert risk.resolved_by is None and risk.resolution.startswith("Closed by Quorum")
+            assert risk.resolved_at - risk.opened_at >= dt.timedelta(hours=12)
+
+    def test_seed_demo_retrospective_has_real_durations(self):
+        for project in Project.objects.exclude(phase="requirements"):
+            retro = retrospective_get(project=project)
+            assert len(retro.phases) == project.transitions.count() + 1
+            assert all(stay["days"] > 0 for stay in retro.phases), retro.phases
+        production = retrospective_get(project=Project.objects.get(phase="production"))
+        assert production.throughput["active_days"] >= 10 and production.throughput["median_seconds"] > 0
+        assert len(production.alpha_trend) >= 4
+        assert len({row["computed_at"].date() for row in production.alpha_trend}) >= 4
+        # Phase moves spread over weeks, each recorded when it happened.
+        moves = list(PhaseTransition.objects.order_by("created_at").values_list("created_at", flat=True))
+        assert moves[-1] - moves[0] >= dt.timedelta(days=21)
+        resolved = Blocker.objects.filter(status="resolved")
+        assert resolved.exists()
+        assert all(b.resolved_at - b.opened_at >= dt.timedelta(hours=1) for b in resolved)
+        assert Blocker.objects.filter(kind="blocker", status="resolved", resolved_by__isnull=False).exists()
+        reached = Milestone.objects.filter(actual_date__isnull=False)
+        assert reached.count() >= 8 and all(m.actual_date < timezone.now().date() for m in reached)
+
+    def test_seed_demo_reasons_quote_the_reports_that_were_computed(self):
+        production = Project.objects.get(phase="production")
+        rework = production.transitions.get(from_phase="pilot", to_phase="design")
+        first = AgreementReport.objects.filter(project=production, scope="project").order_by("computed_at").first()
+        assert first.computed_at < rework.created_at and f"Pilot alpha {first.alpha:.2f}" in rework.reason
+
+    def test_seed_demo_audits_and_questions_happen_over_days(self):
+        qa = Project.objects.get(phase="qa")
+        samples = AuditSample.objects.filter(project=qa)
+        reviews = Review.objects.filter(sample__project=qa)
+        assert samples.exists() and 0 < reviews.count() < samples.count()  # the audit is still running
+        assert all(review.created_at > review.sample.created_at for review in reviews.select_related("sample"))
+        assert len({review.created_at.date() for review in reviews}) >= 2
+        flags = Flag.objects.filter(project__phase="production")
+        answered = flags.filter(status="answered")
+        assert answered.exists() and all(f.answered_at > f.created_at for f in answered)
+        assert flags.filter(status="open").exists()
+
+    def test_seed_demo_media_is_served_by_quorum(self):
+        urls = [url for row in Item.objects.values_list("image_url", "video_url", "audio_url") for url in row if url]
+        assert len(urls) >= 150
+        assert all(url.startswith("/media/demo/") for url in urls)
+        client = Client()
+        self.settings_media = override_settings(MEDIA_ROOT=self.media)
+        self.settings_media.enable()
+        self.addCleanup(self.settings_media.disable)
+        for url, kind, magic in [
+            (Item.objects.filter(modality="image").first().image_url, "image/png", b"\x89PNG\r\n\x1a\n"),
+            (Item.objects.filter(modality="audio").first().audio_url, "audio/", b"RIFF"),
+        ]:
+            response = client.get(url)
+            assert response.status_code == 200 and response["Content-Type"].startswith(kind)
+            assert b"".join(response.streaming_content).startswith(magic)
+        assert client.get("/media/demo/../db.sqlite3").status_code == 404
+        assert client.get("/media/deliveries/1/1/manifest.json").status_code == 404
 
     def test_seed_demo_second_run_creates_nothing_and_still_prints_sign_ins(self):
         before = _counts()
@@ -180,7 +296,7 @@ def test_demo_seed_failure_leaves_nothing_behind(monkeypatch):
 @pytest.mark.django_db
 def test_demo_users_reuse_an_existing_superuser_admin_and_keep_its_password():
     existing = UserFactory(username="admin", role=User.Role.ANNOTATOR, is_superuser=True, is_staff=True)
-    run = demo._Demo(today=TODAY, rng=random.Random(1), out=None)
+    run = demo._Demo(clock=Clock(now=dt.datetime(2026, 11, 22, 17, tzinfo=dt.UTC)), rng=random.Random(1), out=None)
     sign_ins = demo._users_create(run)
     assert run.users["admin"].pk == existing.pk
     existing.refresh_from_db()

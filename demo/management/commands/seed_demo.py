@@ -14,7 +14,8 @@ from demo.projects import demo_seed, demo_sign_ins_table
 class Command(BaseCommand):
     help = (
         "Load a demo: two teams, twelve people (password 'quorum-demo'), data requests, six projects across "
-        "the lifecycle, ~360 items of six modalities and simulated annotations. Running it again adds nothing."
+        "the lifecycle led by lena, ~340 items with generated media, and weeks of simulated history (annotations "
+        "at human pace, phase moves, blockers, audits, reports). Running it again adds nothing."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
