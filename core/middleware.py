@@ -1,11 +1,11 @@
-"""Response headers that defend the pages against hostile item content."""
+"""Response headers that defend the pages against hostile item content; the API's JSON 404."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
 class ContentSecurityPolicyMiddleware:
@@ -24,4 +24,23 @@ class ContentSecurityPolicyMiddleware:
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if settings.QUORUM_CSP and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = settings.QUORUM_CSP
+        return response
+
+
+class ApiNotFoundMiddleware:
+    """A 404 under /api/ that is not the API's own JSON (no route matched: `/api/v1/requests/1.5/accept/`)
+    answers in the API's error shape. settings.handler404 does that when DEBUG is off; with DEBUG
+    on (the embedded default) Django answers its HTML debug page instead, which no client can read."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
         return response

@@ -164,3 +164,92 @@ def test_schema_documents_the_error_answers(client):
     assert error == {"$ref": "#/components/schemas/Error"}
     # An operation's own documented answers are kept (the quality gate's 404 has its own text).
     assert "No such project" in paths["/api/v1/quality/gate/"]["get"]["responses"]["404"]["description"]
+
+
+# --- Issue 15: the contract gaps the fuzzer found ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/api/v1/annotations/?submitted_before=", "submitted_before"),
+        ("/api/v1/annotations/?submitted_after=", "submitted_after"),
+        ("/api/v1/projects/?has_open_blockers=maybe", "has_open_blockers"),
+        ("/api/v1/projects/?has_open_blockers=", "has_open_blockers"),
+        ("/api/v1/quality/reports/?latest=sometimes", "latest"),
+        ("/api/v1/projects/?deadline_before=2026-02-30", "deadline_before"),
+        ("/api/v1/requests/?deadline_before=tomorrow", "deadline_before"),
+        ("/api/v1/requests/?status=pending", "status"),
+        ("/api/v1/imports/?status=nope", "status"),
+        ("/api/v1/deliveries/?status=", "status"),
+        ("/api/v1/imports/?status=", "status"),
+        ("/api/v1/requests/?deadline_before=", "deadline_before"),
+        ("/api/v1/projects/?deadline_before=", "deadline_before"),
+        ("/api/v1/blockers/?project=", "project"),
+    ],
+)
+def test_bad_query_values_are_refused_naming_the_parameter(api_client, lead, url, parameter):
+    api_client.force_authenticate(user=lead)
+    response = api_client.get(url)
+    assert response.status_code == 400, (url, response.content)
+    body = response.json()
+    assert body["field"] == parameter and body["detail"].startswith(f"{parameter}: ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/projects/?has_open_blockers=true",
+        "/api/v1/projects/?has_open_blockers=False",
+        "/api/v1/quality/reports/?latest=1",
+        "/api/v1/requests/?status=submitted&status=accepted",
+        "/api/v1/annotations/?submitted_before=2026-01-31",
+        "/api/v1/projects/?ordering=",
+    ],
+)
+def test_good_query_values_still_filter(api_client, lead, url):
+    api_client.force_authenticate(user=lead)
+    assert api_client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/requests/abc/",
+        "/api/v1/requests/1.5/",
+        "/api/v1/requests/1.5e-282/accept/",
+        "/api/v1/assignments/1.5/submit/",
+        "/api/v1/no-such-thing/",
+        "/api/v1/projects/x1/",
+        "/api/v1/imports/%C3%A9/",
+        "/api/v1/requests/abc/accept/",
+        "/api/v1/assignments/abc/submit/",
+        "/api/v1/deliveries/abc/files/train.csv/",
+    ],
+)
+@pytest.mark.parametrize("debug", [False, True])
+def test_non_integer_ids_answer_the_apis_json_404(settings, api_client, lead, path, debug):
+    # With DEBUG on (the embedded default) Django answered an unmatched path with its HTML page.
+    settings.DEBUG = debug
+    api_client.force_authenticate(user=lead)
+    for method in ("get", "post"):
+        response = getattr(api_client, method)(path)
+        if response.status_code == 405:
+            continue
+        assert response.status_code == 404, (method, path, response.status_code)
+        assert response["Content-Type"] == "application/json", (method, path)
+        assert response.json()["detail"]
+
+
+def test_import_report_url_is_documented_as_nullable(client):
+    components = yaml.safe_load(client.get("/api/v1/schema/").content)["components"]["schemas"]
+    report_url = components["ImportJob"]["properties"]["report_url"]
+    assert report_url.get("nullable") is True and report_url["type"] == "string"
+
+
+def test_token_endpoint_documents_its_lockout(client):
+    paths = yaml.safe_load(client.get("/api/v1/schema/").content)["paths"]
+    token = paths["/api/v1/auth/token/"]["post"]["responses"]
+    assert {"200", "400", "429"} <= set(token)
+    assert token["429"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert {"get"} <= set(paths["/api/v1/auth/tokens/"]) and "delete" in paths["/api/v1/auth/tokens/{prefix}/"]

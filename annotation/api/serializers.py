@@ -283,7 +283,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
         child=serializers.DictField(), read_only=True, help_text="The first bad rows: [{row, column, message}]."
     )
     report_url = serializers.SerializerMethodField(
-        help_text="Where to download every bad row as CSV (row, column, message); null when there are none."
+        allow_null=True,  # documented as nullable: it is null until a job has bad rows
+        help_text="Where to download every bad row as CSV (row, column, message); null when there are none.",
     )
 
     class Meta:
