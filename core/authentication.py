@@ -40,7 +40,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
@@ -56,7 +57,7 @@ logger = logging.getLogger(__name__)
 _remembered: dict[str, tuple[float, str, tuple[str, ...], tuple[Any, ...], Any]] = {}
 _lock = threading.Lock()
 _MAX_ENTRIES = 10_000
-GENERATION_KEY = "quorum:token:generation"
+GENERATION_KEY = "quorum:token:generation"  # a raw Redis key with the Redis cache
 
 
 def token_cache_clear(**_: Any) -> None:
@@ -65,12 +66,52 @@ def token_cache_clear(**_: Any) -> None:
         _remembered.clear()
 
 
+class _GenerationStore:
+    """Where the generation lives: with the Redis cache, read and written with one kept Redis client
+    (Django's cache.get builds a client and pickles on every call: about three times the cost of
+    the GET itself, on every API request); with any other cache, through Django's cache API."""
+
+    def __init__(self) -> None:
+        self._backend: Any = None
+        self._client: Any = None
+
+    def _redis(self) -> Any:
+        backend = caches["default"]
+        if backend is not self._backend:  # first use, or settings.CACHES changed (tests)
+            self._backend = backend
+            self._client = backend._cache.get_client(write=True) if isinstance(backend, RedisCache) else None
+        return self._client
+
+    def get(self) -> str | None:
+        client = self._redis()
+        if client is None:
+            return cache.get(GENERATION_KEY)
+        value = client.get(GENERATION_KEY)
+        return value.decode() if value is not None else None
+
+    def set(self, value: str) -> None:
+        client = self._redis()
+        if client is None:
+            cache.set(GENERATION_KEY, value, timeout=None)
+        else:
+            client.set(GENERATION_KEY, value)
+
+    def add(self, value: str) -> bool:
+        client = self._redis()
+        if client is None:
+            return cache.add(GENERATION_KEY, value, timeout=None)
+        return bool(client.set(GENERATION_KEY, value, nx=True))
+
+
+_store = _GenerationStore()
+
+
 def token_generation_bump() -> None:
     """Tell every process to look tokens up again: a new, never used value for the generation
     (a fresh value rather than an increment, so two bumps at once cannot meet on one value)."""
     token_cache_clear()
     try:
-        cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        _store.set(uuid.uuid4().hex)
     except Exception:  # the cache is down: the readers then take nothing from memory either
         logger.warning("token generation: the cache could not be written", exc_info=True)
 
@@ -79,10 +120,10 @@ def token_generation() -> str | None:
     """The generation now in force (seeded when absent: after a restart or an eviction of the
     cache), or None when the cache cannot be read: the caller then takes nothing from memory."""
     try:
-        generation = cache.get(GENERATION_KEY)
+        generation = _store.get()
         if generation is None:
             seeded = uuid.uuid4().hex
-            generation = seeded if cache.add(GENERATION_KEY, seeded, timeout=None) else cache.get(GENERATION_KEY)
+            generation = seeded if _store.add(seeded) else _store.get()
     except Exception:
         logger.warning("token generation: the cache could not be read", exc_info=True)
         return None

@@ -141,7 +141,7 @@ def test_an_unreadable_cache_falls_back_to_the_database(settings, annotator, dja
     key = Token.objects.create(user=annotator).key
     auth = authentication.CachedTokenAuthentication()
     auth.authenticate_credentials(key)
-    down = mock.patch.object(authentication.cache, "get", side_effect=ConnectionError("redis down"))
+    down = mock.patch.object(authentication._store, "get", side_effect=ConnectionError("redis down"))
     with down, django_assert_num_queries(1):
         user, _ = auth.authenticate_credentials(key)
     assert user.pk == annotator.pk

@@ -13,7 +13,7 @@ from annotation import services
 from annotation.models import Guideline, ImportJob, Item
 from annotation.validation import media_host_allowed
 from annotation.views import _guideline_html
-from config.settings import csp_host_sources
+from core.middleware import csp_host_sources
 from tests.annotation.factories import BatchFactory, ItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,9 +92,14 @@ def test_pages_csp_allows_images_and_media_from_the_media_hosts_only(client):
         assert "'self'" in sources
         assert "http:" not in sources and "https:" not in sources and "*" not in sources, directive
         assert not any("picsum" in source for source in sources)
-    from config import settings as module
+    assert set(csp_host_sources(django_settings.QUORUM_MEDIA_HOSTS)) <= set(directives["img-src"])
+    assert set(csp_host_sources(django_settings.QUORUM_MEDIA_HOSTS)) <= set(directives["media-src"])
 
-    assert set(csp_host_sources(module.QUORUM_MEDIA_HOSTS)) <= set(directives["img-src"])
+
+def test_csp_follows_the_media_hosts_setting(settings, client):
+    settings.QUORUM_MEDIA_HOSTS = ["media.quorum.test"]
+    policy = client.get(reverse("login"))["Content-Security-Policy"]
+    assert "img-src 'self' media.quorum.test:* data:;" in policy and "media-src 'self' media.quorum.test:*;" in policy
 
 
 def test_csp_host_sources():
