@@ -1,12 +1,15 @@
 """The API keeps its OpenAPI contract: schemathesis generates requests from /api/v1/schema/ and
-sends them through the Django WSGI app, as a lead and as a requester, on a small seeded dataset.
-No answer may be a server error, use a status code the schema does not document, or have a body
-or content type the schema does not describe.
+sends them through the Django WSGI app, as every role (a lead, a requester, an annotator, a
+reviewer, and a requester of another team) on a small seeded dataset, then runs its stateful
+phase (linked sequences of calls) as a lead with every check it has. No answer may be a server
+error, use a status code the schema does not document, or have a body or content type the schema
+does not describe.
 
 Deterministic (derandomized, a fixed example budget per operation, no example database) and
-bounded: about 1.5 minutes of CPU. Each operation runs as its own subtest, so a failure names
-it, with a curl to replay it. No endpoint is excluded: file uploads and the Celery-backed writes
-(eager here) are fuzzed like the rest.
+bounded: about 3.5 minutes of CPU for the whole file (the lead's run most of it; the other roles
+a smaller budget each; the stateful phase about 25 s). Each operation runs as its own subtest, so
+a failure names it, with a curl to replay it. No endpoint is excluded: file uploads and the
+Celery-backed writes (eager here) are fuzzed like the rest.
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ requester_schema = schema.include(path_regex=r"^/api/v1/(auth|requests|projects|
 # An annotator's and a reviewer's surface: their work loop, annotations, flags, the projects they
 # work on and the quality pages of those; the lead-only and team-only rest answers them 403/404 in
 # the shapes the lead's run checks. A requester of another team (outsider) sees none of the seeded
-# objects: every path with an id must answer 404, never another's data.
+# objects: its run checks that those refusals and empty lists keep the contract too.
 annotator_schema = schema.include(path_regex=r"^/api/v1/(auth|assignments|annotations|flags|projects)/")
 reviewer_schema = schema.include(path_regex=r"^/api/v1/(auth|quality|annotations|projects)/")
 outsider_schema = schema.include(path_regex=r"^/api/v1/(requests|projects|deliveries)/")
