@@ -72,15 +72,15 @@ class _GenerationStore:
     the GET itself, on every API request); with any other cache, through Django's cache API."""
 
     def __init__(self) -> None:
-        self._backend: Any = None
-        self._client: Any = None
+        self._local = threading.local()  # Django's cache connections are per thread: so is the client
 
     def _redis(self) -> Any:
         backend = caches["default"]
-        if backend is not self._backend:  # first use, or settings.CACHES changed (tests)
-            self._backend = backend
-            self._client = backend._cache.get_client(write=True) if isinstance(backend, RedisCache) else None
-        return self._client
+        local = self._local
+        if getattr(local, "backend", None) is not backend:  # first use here, or settings.CACHES changed
+            local.backend = backend
+            local.client = backend._cache.get_client(write=True) if isinstance(backend, RedisCache) else None
+        return local.client
 
     def get(self) -> str | None:
         client = self._redis()
