@@ -156,3 +156,9 @@ def test_user_deactivate_revokes_the_tokens(annotator):
     annotator.refresh_from_db()
     assert not annotator.is_active and not Token.objects.filter(user=annotator).exists()
     assert client.get("/api/v1/assignments/").status_code == 401
+
+
+def test_every_page_links_to_your_tokens(client, annotator):
+    client.force_login(annotator)
+    html = client.get(reverse("annotation:queue")).content.decode()
+    assert f'href="{reverse("token_list")}"' in html
