@@ -362,11 +362,4 @@ ITEM_COLUMNS = (
     "required_annotations",
     "gold_label",
 )
-__all__ = [
-    "ITEM_COLUMNS",
-    "item_row_clean",
-    "label_definitions_clean",
-    "labels_chosen_check",
-    "media_host_allowed",
-    "media_url_check",
-]
+__all__ = ["ITEM_COLUMNS", "item_row_clean", "label_definitions_clean", "labels_chosen_check", "media_url_check"]
