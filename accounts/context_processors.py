@@ -22,4 +22,6 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if user.is_lead or user.role == user.Role.REQUESTER:
         items.append(("Deliveries", reverse("delivery:delivery_list")))
     items.append(("API docs", reverse("api-docs")))
+    if user.is_staff:
+        items.append(("Sign-in locks", reverse("lockout_list")))
     return {"nav_items": items}

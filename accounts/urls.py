@@ -11,4 +11,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/tokens/", views.token_list, name="token_list"),
+    path("accounts/tokens/<str:prefix>/revoke/", views.token_revoke, name="token_revoke"),
+    path("accounts/lockouts/", views.lockout_list, name="lockout_list"),
+    path("accounts/lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
 ]

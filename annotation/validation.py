@@ -139,9 +139,23 @@ def labels_chosen_check(chosen: Any, *, allowed: Iterable[str], multi: bool, whe
     return list(chosen)
 
 
+def media_host_allowed(host: str | None) -> bool:
+    """Whether media may come from `host` (settings.QUORUM_MEDIA_HOSTS: names as in ALLOWED_HOSTS,
+    ".example.org" for it and its subdomains). Case-insensitive; a trailing dot is ignored."""
+    if not host:
+        return False
+    host = host.lower().rstrip(".")
+    for allowed in settings.QUORUM_MEDIA_HOSTS:
+        allowed = allowed.lower().strip("[]")
+        if host == allowed or (allowed.startswith(".") and (host == allowed[1:] or host.endswith(allowed))):
+            return True
+    return False
+
+
 def media_url_check(url: str, *, where: str) -> str:
     """Only http(s) URLs with a host reach a page: no javascript:, data:, file: or relative URLs,
-    except a path under Quorum's own MEDIA_URL (same origin: the demo's generated media)."""
+    except a path under Quorum's own MEDIA_URL (same origin: the demo's generated media); and only
+    on an allowed media host, so no page makes browsers fetch from anywhere else."""
     if _own_media_path(url):
         return url
     parts = urlsplit(url)
@@ -152,6 +166,16 @@ def media_url_check(url: str, *, where: str) -> str:
         )
     if len(url) > 2048:
         raise QuorumError(f"{where}: the URL is longer than 2048 characters", field=where)
+    try:
+        host = parts.hostname
+    except ValueError:  # an unbalanced [ in the host
+        host = None
+    if not media_host_allowed(host):
+        raise QuorumError(
+            f"{where}: {url[:80]!r} is not on an allowed media host (QUORUM_MEDIA_HOSTS: "
+            f"{', '.join(settings.QUORUM_MEDIA_HOSTS) or 'none'})",
+            field=where,
+        )
     return url
 
 

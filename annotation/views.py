@@ -9,10 +9,13 @@ Domain refusals become messages on the page, never a 500.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import markdown
 import nh3
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -26,6 +29,7 @@ from annotation import selectors, services
 from annotation.forms import SKIP_REASONS, AnnotationSubmitForm, FlagRaiseForm, SkipForm
 from annotation.models import Assignment, Guideline, LabelSchema
 from annotation.presenters import item_media_urls, item_metadata_rows, label_choices
+from annotation.validation import media_host_allowed
 from core.errors import NotAllowed, QuorumError
 from core.pages import form_errors_text, service_attempt
 
@@ -215,10 +219,34 @@ def _item_context(assignment: Assignment) -> dict[str, Any]:
     }
 
 
+# A path on our own origin, as browsers read it too: they drop tabs and line breaks inside URLs and
+# take a backslash for a slash, so "/\\host" or "/<tab>/host" would leave our origin.
+_OWN_PATH = re.compile(r"(?:/(?![/\\])|[A-Za-z0-9_~-])[^\s\\]*\Z")
+
+
+def _guideline_image_source(tag: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: an image's source only from Quorum itself (a path) or an allowed
+    media host, so a guideline cannot make every annotator's browser fetch any URL. Others lose
+    their source (the image's alt text stays, as text)."""
+    if tag != "img" or attribute != "src":
+        return value
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+    except ValueError:  # an unbalanced [ in the host
+        return None
+    if not parts.scheme and not parts.netloc and _OWN_PATH.match(value):
+        return value  # a path on our own origin
+    if parts.scheme.lower() in settings.QUORUM_MEDIA_URL_SCHEMES and media_host_allowed(host):
+        return value
+    return None
+
+
 def _guideline_html(guideline: Guideline | None) -> SafeString:
     """The guideline's markdown as HTML, sanitised by nh3 (an allow-list of tags and attributes;
-    script, event handlers, style and javascript: links are dropped), so it is safe to mark safe."""
+    script, event handlers, style and javascript: links are dropped; images only from allowed
+    hosts), so it is safe to mark safe."""
     if guideline is None:
         return mark_safe("")
     html = markdown.markdown(guideline.body, extensions=["extra", "sane_lists"], output_format="html")
-    return mark_safe(nh3.clean(html, link_rel="noopener noreferrer nofollow"))
+    return mark_safe(nh3.clean(html, link_rel="noopener noreferrer nofollow", attribute_filter=_guideline_image_source))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework.routers import DefaultRouter
 
+from accounts.api.views import TokenViewSet
 from annotation.api.views import AnnotationViewSet, AssignmentViewSet, FlagViewSet, ImportJobViewSet
 from delivery.api.views import DeliveryViewSet, EvaluationViewSet, WebhookEndpointViewSet
 from quality.api.views import (
@@ -16,6 +17,7 @@ from quality.api.views import (
 from workbench.api.views import BlockerViewSet, DataRequestViewSet, ProjectViewSet
 
 router = DefaultRouter()
+router.register("auth/tokens", TokenViewSet, basename="token")
 router.register("requests", DataRequestViewSet, basename="datarequest")
 router.register("projects", ProjectViewSet, basename="project")
 router.register("blockers", BlockerViewSet, basename="blocker")

@@ -49,6 +49,10 @@ KNOWN_MIDDLEWARE = {
     "django.middleware.clickjacking.XFrameOptionsMiddleware": "respond",
     "django_htmx.middleware.HtmxMiddleware": "",  # sets request.htmx, which the views never read
     "core.middleware.ContentSecurityPolicyMiddleware": "respond",
+    "core.middleware.ApiNotFoundMiddleware": "",  # rewrites 404s only; the lane never answers one
+    # Acts only on a request that django-axes marked while refusing a password sign-in; the lane's
+    # requests authenticate with a token and never sign in.
+    "axes.middleware.AxesMiddleware": "",
 }
 
 

@@ -7,6 +7,7 @@ DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS), DATABASE_URL and REDIS_URL.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
     # Quorum, floor by floor from the bottom (docs/architecture.md); core/ holds no models.
     "accounts",
     "projects",
@@ -102,6 +104,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.ApiNotFoundMiddleware",  # JSON 404 under /api/ with DEBUG on too
+    # Last, as django-axes asks: turns a sign-in refused for too many failures into its answer
+    # (accounts.lockout). The fast lane knows it does nothing to token-authenticated requests.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -216,6 +222,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# django-axes first: it refuses a sign-in (form, /api/v1/auth/token/, /admin/) while its account or
+# its address is locked out, before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed sign-ins are counted per account and, separately, per address (AccessAttempt rows in the
+# database, so every process sees them); at the limit both are locked for the cool-off, which a
+# further failure starts again. Staff unlock at /accounts/lockouts/ (accounts.views).
+AXES_FAILURE_LIMIT = env_int("QUORUM_SIGNIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("QUORUM_SIGNIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = False  # a good password on one account must not clear an address's count
+AXES_VERBOSE = False
+# Behind a proxy the address is the left-most X-Forwarded-For one the proxy adds; directly, REMOTE_ADDR.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if env_bool("DJANGO_BEHIND_PROXY", False) else ("REMOTE_ADDR",)
+)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
@@ -250,7 +276,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "core.filters.StrictFilterBackend",  # django-filter's, refusing a filter given empty
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -308,12 +334,20 @@ if not DEBUG:
     if env_bool("DJANGO_BEHIND_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Media on item pages may come from any http(s) host; scripts and styles only from us.
+# Hosts that item media (image_url, video_url, audio_url) and guideline images may come from: the
+# import refuses a URL on any other host (row and column), pages show none, and the pages'
+# Content-Security-Policy lets the browser fetch images and media from these alone. Host names
+# as in DJANGO_ALLOWED_HOSTS (".example.org": it and its subdomains; any port). Default: Quorum's
+# own host names (DJANGO_ALLOWED_HOSTS, less "*"), so nothing leaves for an outside host.
+QUORUM_MEDIA_HOSTS = env_list("QUORUM_MEDIA_HOSTS", [host for host in ALLOWED_HOSTS if host != "*"])
+
+
+# Scripts and styles only from us; images and media only from us and the media hosts above:
+# core.middleware puts them where the policy says {media}, from QUORUM_MEDIA_HOSTS as it is then.
 QUORUM_CSP = env_str(
     "QUORUM_CSP",
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: http: https:; "
-    "media-src 'self' http: https:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
-    "form-action 'self'",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src {media} data:; media-src {media}; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
 )
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

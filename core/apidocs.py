@@ -9,6 +9,8 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from core.middleware import content_security_policy
+
 
 class ApiDocsView(SpectacularSwaggerSplitView):
     """Swagger UI under our Content-Security-Policy, with one relaxation: Swagger UI's own code
@@ -20,6 +22,6 @@ class ApiDocsView(SpectacularSwaggerSplitView):
         response = super().get(request, *args, **kwargs)
         if settings.QUORUM_CSP:
             response["Content-Security-Policy"] = re.sub(
-                r"style-src ([^;]*)", r"style-src \1 'unsafe-inline'", settings.QUORUM_CSP, count=1
+                r"style-src ([^;]*)", r"style-src \1 'unsafe-inline'", content_security_policy(), count=1
             )
         return response

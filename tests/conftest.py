@@ -21,6 +21,9 @@ def _test_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.QUORUM_PAGE_FIGURES_SECONDS = 0  # pages recompute after every new annotation (tests say when not)
     settings.MEDIA_ROOT = tmp_path / "media"
+    # The tests' item media live on example.org and quorum.test hosts (the browser tests route
+    # media.quorum.test) besides the live server's own.
+    settings.QUORUM_MEDIA_HOSTS = [*settings.QUORUM_MEDIA_HOSTS, ".example.org", ".quorum.test"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

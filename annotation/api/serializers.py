@@ -37,6 +37,11 @@ class ItemContentSerializer(serializers.ModelSerializer):
     """What the annotator sees of an item. Never the gold answer, nor whether it is gold."""
 
     metadata = serializers.JSONField(read_only=True)
+    # Strings, not `format: uri`: an item without that medium has "" there (the annotator role's
+    # contract run found the schema promising a URI).
+    image_url = serializers.CharField(read_only=True, help_text='An http(s) URL on an allowed media host, or "".')
+    video_url = serializers.CharField(read_only=True, help_text='An http(s) URL on an allowed media host, or "".')
+    audio_url = serializers.CharField(read_only=True, help_text='An http(s) URL on an allowed media host, or "".')
 
     class Meta:
         model = Item
@@ -283,7 +288,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
         child=serializers.DictField(), read_only=True, help_text="The first bad rows: [{row, column, message}]."
     )
     report_url = serializers.SerializerMethodField(
-        help_text="Where to download every bad row as CSV (row, column, message); null when there are none."
+        allow_null=True,  # documented as nullable: it is null until a job has bad rows
+        help_text="Where to download every bad row as CSV (row, column, message); null when there are none.",
     )
 
     class Meta:

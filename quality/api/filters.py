@@ -6,7 +6,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django_filters import rest_framework as filters
 
-from core.filters import IntegerFilter
+from core.filters import BooleanFilter, IntegerFilter
 from quality.models import AgreementReport, AuditSample
 
 
@@ -14,7 +14,7 @@ class AgreementReportFilterSet(filters.FilterSet):
     project = IntegerFilter(field_name="project_id", lookup_expr="exact")
     scope = filters.ChoiceFilter(field_name="scope", choices=AgreementReport.Scope.choices)
     scope_key = filters.CharFilter(field_name="scope_key", lookup_expr="exact")
-    latest = filters.BooleanFilter(
+    latest = BooleanFilter(
         field_name="computed_at",
         method="filter_latest",
         help_text="true: only the newest report of each scope, key and window (what "

@@ -375,3 +375,26 @@ def test_token_refused_for_a_wrong_password_says_so(api_client, requester):
     response = api_client.post(reverse("api-token"), {"username": "requester", "password": "nope"}, format="json")
     assert response.status_code == 400
     assert response.json()["detail"] == "Unable to log in with provided credentials."
+
+
+@pytest.mark.parametrize("verb", ["accept", "reject"])
+def test_request_accept_and_reject_answer_404_to_whoever_gets_404_on_get(api_client, requester, outsider, verb):
+    # 403 here told a caller which ids exist; the answer must match GET's.
+    foreign = DataRequestFactory(requester=outsider)
+    client = _as(api_client, requester)
+    assert client.get(f"{REQUESTS}{foreign.pk}/").status_code == 404
+    body = {"reason": "Not ours"} if verb == "reject" else {}
+    for pk in (foreign.pk, 10**9):  # another team's request, and one that does not exist
+        response = client.post(f"{REQUESTS}{pk}/{verb}/", body, format="json")
+        assert response.status_code == 404, pk
+        assert response.json()["detail"]
+    foreign.refresh_from_db()
+    assert foreign.status == DataRequest.Status.SUBMITTED
+
+
+@pytest.mark.parametrize("verb", ["accept", "reject"])
+def test_request_accept_and_reject_stay_403_for_a_requester_who_sees_the_request(api_client, requester, verb):
+    own = DataRequestFactory(requester=requester)
+    body = {"reason": "Not ours"} if verb == "reject" else {}
+    response = _as(api_client, requester).post(f"{REQUESTS}{own.pk}/{verb}/", body, format="json")
+    assert response.status_code == 403 and "Only project leads" in response.json()["detail"]

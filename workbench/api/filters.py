@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_filters import rest_framework as filters
 
-from core.filters import IntegerFilter
+from core.filters import BooleanFilter, IntegerFilter
 from projects.models import Blocker, DataRequest, Project
 
 
@@ -17,7 +17,7 @@ class ProjectFilterSet(filters.FilterSet):
     priority = IntegerFilter(field_name="priority", lookup_expr="exact")
     modality = filters.ChoiceFilter(field_name="modality", choices=Project.modality.field.choices)
     search = filters.CharFilter(field_name="name", lookup_expr="icontains")
-    has_open_blockers = filters.BooleanFilter(method="filter_has_open_blockers")
+    has_open_blockers = BooleanFilter(method="filter_has_open_blockers")
 
     class Meta:
         model = Project

@@ -39,12 +39,15 @@ class _ActionPermission(BasePermission):
 
 
 class DataRequestPermission(_ActionPermission):
-    user_rules = {
-        "create": access.can_file_request,
-        "accept": access.can_triage_requests,
-        "reject": access.can_triage_requests,
+    user_rules = {"create": access.can_file_request}
+    # Accept and reject are decided on the object, after get_object(): a request the user may not
+    # see is a 404 there, as on GET, so a refusal never tells which ids exist.
+    object_rules = {
+        "retrieve": access.can_view_request,
+        "comments": access.can_comment_on_request,
+        "accept": lambda user, data_request: access.can_triage_requests(user),
+        "reject": lambda user, data_request: access.can_triage_requests(user),
     }
-    object_rules = {"retrieve": access.can_view_request, "comments": access.can_comment_on_request}
     messages = {
         "create": "Only requesters and project leads may file data requests.",
         "comments": "Only project leads and the requesters of the request's team may read and write its comments.",
