@@ -323,3 +323,17 @@ def project_import_job_get(*, user: User, project: Project, pk: int) -> ImportJo
     if job is not None:
         job.rows_read_now = import_job_rows_read(job=job)
     return job
+
+
+def annotator_project_figures(*, project: Project, annotator: User, now: datetime) -> dict[str, int]:
+    """One annotator's own work in `project`: annotations today (since local midnight) and in all,
+    and the items the project still needs answers for (its figure, not anyone else's)."""
+    day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    mine = Annotation.objects.filter(project=project, annotator=annotator).aggregate(
+        total=Count("pk"), today=Count("pk", filter=Q(submitted_at__gte=day_start))
+    )
+    return {
+        "today": mine["today"],
+        "total": mine["total"],
+        "items_left": max(project.items_total - project.items_completed, 0),
+    }

@@ -21,6 +21,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -197,6 +198,8 @@ def _task_response(request: HttpRequest, project, *, chosen: list[str] = ()) -> 
         "cap_reached": not (assignment and assignment.item.is_graphic)
         and selectors.graphic_cap_reached(project=project, annotator=request.user),
         "skip_reasons": SKIP_REASONS,
+        # The progress line: the annotator's own count today and what the project still needs.
+        "mine": selectors.annotator_project_figures(project=project, annotator=request.user, now=timezone.now()),
     }
     if assignment is not None:
         context.update(_item_context(assignment))

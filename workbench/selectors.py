@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -22,9 +22,7 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
-from django.utils import timezone
 
-from annotation.models import Annotation
 from projects import access
 from projects.models import (
     Activity,
@@ -387,20 +385,6 @@ def project_dashboard(*, project: Project, today: date, history_days: int = 120)
         "throughput_today": days_done["today"],
         "as_of": RollupWatermark.objects.filter(name=WATERMARK).values_list("refreshed_at", flat=True).first(),
         "charts": charts,
-    }
-
-
-def annotator_project_figures(*, project: Project, annotator: User, now: datetime) -> dict[str, int]:
-    """One annotator's own work in `project`: annotations today (since local midnight) and in all,
-    and the items the project still needs answers for (its figure, not anyone else's)."""
-    day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    mine = Annotation.objects.filter(project=project, annotator=annotator).aggregate(
-        total=Count("pk"), today=Count("pk", filter=Q(submitted_at__gte=day_start))
-    )
-    return {
-        "today": mine["today"],
-        "total": mine["total"],
-        "items_left": max(project.items_total - project.items_completed, 0),
     }
 
 

@@ -155,7 +155,9 @@ def _annotator_view(request: HttpRequest, project: Project) -> HttpResponse:
     and to raise a blocker; not the dashboard, which shows everyone's figures."""
     context = {
         "project": project,
-        "mine": selectors.annotator_project_figures(project=project, annotator=request.user, now=timezone.now()),
+        "mine": annotation_selectors.annotator_project_figures(
+            project=project, annotator=request.user, now=timezone.now()
+        ),
         "can_label": project.phase in access.ANNOTATING_PHASES,
         # The open blockers they own or opened: theirs to follow, and to resolve when they own it.
         "blockers": [b for b in project.blockers_open if request.user.pk in (b.owner_id, b.opened_by_id)],

@@ -330,3 +330,30 @@ def test_lead_answers_a_question_and_imports_items_on_the_project_page(
     expect(block.get_by_role("link", name="Download the error report (CSV)")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "project-lead-sections.png"), full_page=True)
     assert browser_errors == []
+
+
+def test_task_page_fits_a_laptop_screen_with_the_guideline_beside_the_item(
+    page, live_server, transactional_db, browser_errors, sign_in
+):
+    """At 1366×768 the item, every label, Submit, Skip and Ask are on the first screen, the
+    progress line counts the annotator's day, and the guideline opens beside the item."""
+    project, _lead, annotator = _project()
+    _items(project)
+    _serve_media(page)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    sign_in(page, annotator.username)
+    page.goto(f"/annotate/{project.pk}/")
+    expect(page.locator("#task-progress")).to_contain_text("0 done today")
+    for control in ("#label-form button[type=submit]", "[data-panel=skip] summary", "[data-panel=flag] summary"):
+        box = page.locator(control).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 768, f"{control} is below the fold: {box}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-progress")).to_contain_text("1 done today")
+    page.keyboard.press("g")
+    guideline, item = page.locator("#guideline .guideline__body"), page.locator("article.task")
+    expect(guideline).to_be_visible()
+    g, i = guideline.bounding_box(), item.bounding_box()
+    assert g["x"] >= i["x"] + i["width"] - 1 and g["y"] < 300, f"guideline not beside the item: {g} vs {i}"
+    assert not browser_errors
