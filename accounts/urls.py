@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
+from django.views.generic import TemplateView
 
 from accounts import views
 
@@ -11,4 +12,17 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The one-time link of an invitation or a new account (Django's password-reset token).
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="accounts/password_set.html", success_url=reverse_lazy("password_set_done")
+        ),
+        name="password_set",
+    ),
+    path(
+        "accounts/set-password/done/",
+        TemplateView.as_view(template_name="accounts/password_set_done.html"),
+        name="password_set_done",
+    ),
 ]

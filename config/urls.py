@@ -26,6 +26,7 @@ urlpatterns = [
     path("annotate/", include("annotation.urls")),
     path("quality/", include("quality.urls")),
     path("deliveries/", include("delivery.urls")),
+    path("staff/", include("workbench.staff_urls")),
     path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]
