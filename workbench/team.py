@@ -64,6 +64,7 @@ class MemberProfileForm(forms.Form):
     )
     policy_areas = _ListField(required=False, help_text="Policy areas they are trained for: hate, self_harm.")
     graphic_daily_cap = forms.IntegerField(
+        label="Graphic items a day",
         required=False,
         min_value=0,
         max_value=2**31 - 1,
