@@ -301,3 +301,17 @@ def test_the_project_lead_counts_in_other_projects_too(api_client):
     membership = Membership.objects.create(project=project, user=reviewer, role="lead")
     response = _as(api_client, project.lead).delete(f"{MEMBERS}{membership.pk}/")
     assert response.status_code == 200  # the project's own lead remains
+
+
+def test_member_and_staff_lists_take_fixed_queries(api_client, project, lead, staff, django_assert_num_queries):
+    for index in range(5):
+        Membership.objects.create(project=project, user=UserFactory(username=f"extra{index}"), role="annotator")
+    _as(api_client, lead)
+    # The lead's led projects (a subquery), the count and the page: the same for 3 or 8 members.
+    with django_assert_num_queries(2):
+        assert len(api_client.get(MEMBERS, {"project": project.pk}).json()["results"]) == 8
+    Team.objects.create(name="A", slug="a")
+    Team.objects.create(name="B", slug="b")
+    _as(api_client, staff)
+    with django_assert_num_queries(3):  # count, teams, their members (prefetched)
+        assert len(api_client.get(TEAMS).json()["results"]) == 2
