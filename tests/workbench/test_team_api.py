@@ -286,6 +286,7 @@ def test_project_patch_409_is_in_the_schema(client):
     paths = yaml.safe_load(client.get("/api/v1/schema/").content)["paths"]
     patch = paths["/api/v1/projects/{id}/"]["patch"]
     assert "409" in patch["responses"]
+    assert "400" in paths["/api/v1/members/{id}/"]["delete"]["responses"]  # the last lead's refusal
     assert any(p["name"] == "If-Match" and p["in"] == "header" for p in patch["parameters"])
     for path in ("/api/v1/members/", "/api/v1/members/{id}/", "/api/v1/members/invite/", "/api/v1/staff/users/",
                  "/api/v1/staff/users/{id}/", "/api/v1/staff/teams/", "/api/v1/staff/teams/{id}/add-member/",

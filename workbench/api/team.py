@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.filters import IntegerFilter
+from core.schema import ErrorSerializer
 from core.viewsets import ServiceViewSet
 from projects.models import Membership, Modality
 from projects.serializers import VisibleProjectField
@@ -175,7 +176,13 @@ class MembershipViewSet(
         )
         return self._output(membership)
 
-    @extend_schema(responses={200: RemovalSerializer})
+    @extend_schema(
+        responses={
+            200: RemovalSerializer,
+            # No body, but a refusal still says why: the project's last lead stays.
+            400: OpenApiResponse(ErrorSerializer, description="Refused: `detail` says why (the last lead stays)."),
+        }
+    )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Take the role away: their work stays, their open leases are released to the pool, and the
         project's last lead cannot be removed."""
