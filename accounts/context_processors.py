@@ -21,6 +21,9 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append(("My work", reverse("annotation:my_work")))
     if user.is_lead or user.role == user.Role.REQUESTER:
         items.append(("Deliveries", reverse("delivery:delivery_list")))
+    if user.is_staff or user.is_superuser:
+        items.append(("People", reverse("staff:users")))
+        items.append(("Teams", reverse("staff:teams")))
     items.append(("API docs", reverse("api-docs")))
     if user.is_staff:
         items.append(("Sign-in locks", reverse("lockout_list")))

@@ -39,6 +39,18 @@ class User(AbstractUser):
     modalities = models.JSONField(
         default=list, blank=True, help_text="Modalities the person is qualified for; empty means all."
     )
+    policy_areas = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Policy areas the person is trained for (e.g. 'hate', 'self_harm'): shown to leads.",
+    )
+    # Wellness: a personal limit on graphic items a day, across projects, beside each project's cap.
+    graphic_daily_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many items tagged graphic a day, whatever the project allows (0: none at all). "
+        "Empty: only the project's cap applies.",
+    )
 
     @property
     def is_lead(self) -> bool:

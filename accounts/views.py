@@ -25,6 +25,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("projects:portfolio")
     if user.role == user.Role.REQUESTER:
         return redirect("projects:request_list")
+    if user.is_staff and user.role == user.Role.ANNOTATOR and not user.memberships.exists():
+        return redirect("staff:users")  # staff who do not label: their work is people and teams
     return redirect("annotation:queue")
 
 

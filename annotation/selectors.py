@@ -231,14 +231,24 @@ def task_assignment_get(*, user: User, project: Project, pk: int) -> Assignment 
     return assignment_list(user=user).filter(project=project, pk=pk).first()
 
 
+def graphic_cap_for(*, project_cap: int, personal_cap: int | None) -> int | None:
+    """The graphic items a day an annotator may be given in a project: the project's cap (0: none)
+    and the person's own (None: none; 0: no graphic items at all), whichever is lower; None when
+    neither limits them."""
+    caps = [cap for cap in (project_cap if project_cap > 0 else None, personal_cap) if cap is not None]
+    return min(caps) if caps else None
+
+
 def graphic_cap_reached(*, project: Project, annotator: User, now: datetime | None = None) -> bool:
-    """Whether `annotator` has been given the project's daily cap of graphic items today, after
-    which the engine gives only non-graphic work (the engine's pick asks this too)."""
-    if project.graphic_daily_cap <= 0:
+    """Whether `annotator` has been given their daily cap of graphic items today (graphic_cap_for:
+    the project's or their own, the lower), after which the engine gives only non-graphic work
+    (the engine's pick asks this too)."""
+    cap = graphic_cap_for(project_cap=project.graphic_daily_cap, personal_cap=annotator.graphic_daily_cap)
+    if cap is None:
         return False
     start_of_day = graphic_day_start(now or timezone.now())
     seen = Assignment.objects.filter(annotator=annotator, item__is_graphic=True, leased_at__gte=start_of_day).count()
-    return seen >= project.graphic_daily_cap
+    return seen >= cap
 
 
 def graphic_day_start(now: datetime) -> datetime:

@@ -98,11 +98,12 @@ def work_context_sql(vendor: str) -> str:
     (work_project_columns), then the annotator's active annotator membership (id, paused_at,
     paused_reason), whether they hold an active lease there, their assignments in the project and
     the gold ones among them, their graphic items since the day's start, and what is in force
-    (in_force_columns_sql). The gold and graphic counts are only evaluated when the project has
-    them on (a CASE runs its subquery only when its branch is taken).
+    (in_force_columns_sql). The gold and graphic counts are only evaluated when the project (or,
+    for graphic items, the annotator's own cap) has them on (a CASE runs its subquery only when its branch is taken).
 
-    Parameters: annotator id, the active status; annotator id twice; annotator id, the day's
-    start; annotator id, the annotator role; the project id."""
+    Parameters: annotator id, the active status; annotator id twice; whether the annotator has a
+    personal graphic cap, annotator id, the day's start; annotator id, the annotator role; the
+    project id."""
 
     quote = connection.ops.quote_name
     memberships, assignments, items, projects = (
@@ -117,7 +118,7 @@ def work_context_sql(vendor: str) -> str:
         f"SELECT {work_project_columns(vendor, 'wp')[0]}, m.id, m.paused_at, m.paused_reason, EXISTS (SELECT 1 "
         f"FROM {assignments} a WHERE a.annotator_id = %s AND a.project_id = wp.id AND a.status = %s), "
         f"CASE WHEN wp.gold_rate > 0 THEN ({mine}) END, CASE WHEN wp.gold_rate > 0 THEN ({mine} AND a.is_gold) END, "
-        f"CASE WHEN wp.graphic_daily_cap > 0 THEN ({graphic}) END, {in_force_columns_sql('wp.id')} "
+        f"CASE WHEN wp.graphic_daily_cap > 0 OR %s THEN ({graphic}) END, {in_force_columns_sql('wp.id')} "
         f"FROM {projects} wp LEFT JOIN {memberships} m ON m.project_id = wp.id AND m.user_id = %s "
         "AND m.role = %s AND m.is_active WHERE wp.id = %s"
     )

@@ -14,6 +14,8 @@ from quality.api.views import (
     QualityJobViewSet,
     QualityProjectViewSet,
 )
+from workbench.api.staff import StaffTeamViewSet, StaffUserViewSet
+from workbench.api.team import MembershipViewSet
 from workbench.api.views import BlockerViewSet, DataRequestViewSet, ProjectViewSet
 
 router = DefaultRouter()
@@ -21,6 +23,10 @@ router.register("auth/tokens", TokenViewSet, basename="token")
 router.register("requests", DataRequestViewSet, basename="datarequest")
 router.register("projects", ProjectViewSet, basename="project")
 router.register("blockers", BlockerViewSet, basename="blocker")
+# A project's team (its leads'), and the staff's users and requester teams.
+router.register("members", MembershipViewSet, basename="membership")
+router.register("staff/users", StaffUserViewSet, basename="staffuser")
+router.register("staff/teams", StaffTeamViewSet, basename="staffteam")
 router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("annotations", AnnotationViewSet, basename="annotation")
 router.register("flags", FlagViewSet, basename="flag")

@@ -314,6 +314,10 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "delivery.models.Delivery.Status",  # evaluations share it
         "FileFormatEnum": "delivery.models.Format",  # import jobs share it
         "PredictionFormatEnum": "delivery.models.PredictionFormat",
+        # The team and staff API (workbench.api.team, workbench.api.staff).
+        "ModalityEnum": "projects.models.Modality",
+        "UserRoleEnum": "accounts.models.User.Role",
+        "TeamRoleEnum": "workbench.api.team.TEAM_ROLE_CHOICES",
     },
 }
 

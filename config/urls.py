@@ -27,6 +27,7 @@ urlpatterns = [
     path("annotate/", include("annotation.urls")),
     path("quality/", include("quality.urls")),
     path("deliveries/", include("delivery.urls")),
+    path("staff/", include("workbench.staff_urls")),
     path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),
     # The demo's generated images and voice notes (seed_demo writes them to MEDIA_ROOT/demo/).

@@ -40,3 +40,22 @@ class QueueUnavailable(QuorumError):
     """The task broker did not take a job's message (unreachable): the API answers 503."""
 
     code = "queue_unavailable"
+
+
+class Conflict(QuorumError):
+    """A stale write: the object changed since the caller read it (a version check failed).
+    `changes` says what changed since: {field: {"yours": ..., "now": ..., "by": ..., "at": ...}}."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, *, changes: dict[str, object] | None = None, version: int | None = None):
+        super().__init__(message, field="version")
+        self.changes = changes or {}
+        self.version = version
+
+    def as_dict(self) -> dict[str, object]:
+        data = super().as_dict()
+        data["changes"] = self.changes
+        if self.version is not None:
+            data["version"] = self.version
+        return data

@@ -1,5 +1,5 @@
-"""One DRF exception handler: domain errors become 400 (or 403) with what and where; a job the
-broker would not take is a 503 in the same shape."""
+"""One DRF exception handler: domain errors become 400 (or 403, or 409 for a stale write) with
+what and where; a job the broker would not take is a 503 in the same shape."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from core.errors import NotAllowed, QueueUnavailable, QuorumError
+from core.errors import Conflict, NotAllowed, QueueUnavailable, QuorumError
 
 
 def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
@@ -33,6 +33,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(exc.as_dict(), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, QueueUnavailable):
         return Response(exc.as_dict(), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
+    if isinstance(exc, Conflict):
+        return Response(exc.as_dict(), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, QuorumError):
         return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):

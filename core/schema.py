@@ -23,6 +23,10 @@ class ErrorSerializer(serializers.Serializer):
     field = serializers.CharField(required=False, help_text="The input field at fault, when there is one.")
     row = serializers.IntegerField(required=False, help_text="The file row at fault (imports, uploads).")
     errors = serializers.JSONField(required=False, help_text="Every problem found: {field: [messages]}.")
+    changes = serializers.JSONField(
+        required=False, help_text="409 only: what changed since the version you sent, {field: {yours, now, by, at}}."
+    )
+    version = serializers.IntegerField(required=False, help_text="409 only: the version now stored.")
 
 
 ERROR_DESCRIPTIONS = {
@@ -30,6 +34,7 @@ ERROR_DESCRIPTIONS = {
     "401": "No valid credentials (send `Authorization: Token <key>`).",
     "403": "Your role does not allow this.",
     "404": "No such object among those you may see (in the path, the query or the body), or no such page.",
+    "409": "Stale write: the object changed since the version you sent; `changes` says what, `version` is current.",
     "415": "The body's Content-Type is not one the operation reads (or the body cannot be parsed as it).",
 }
 

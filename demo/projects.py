@@ -1040,7 +1040,7 @@ def _audit(demo: _Demo, project: Project, *, first: int, share: float) -> None:
             continue
         for reviewer in reviewers:
             moment = datetime.combine(day, dt_time(10), tzinfo=UTC) + timedelta(minutes=rng.uniform(0, 300))
-            for _ in range(rng.randint(3, 7)):
+            for _ in range(rng.randint(1, 4)):  # audits come second to their own queue
                 if not queue or moment >= demo.clock.now - timedelta(minutes=5):
                     break
                 sample = queue.pop()

@@ -212,6 +212,21 @@ def can_manage_team_resource(user: User, team_id: int | None) -> bool:
     return user.is_authenticated and (user.is_superuser or (team_id is not None and user.team_id == team_id))
 
 
+def can_manage_accounts(user: User) -> bool:
+    """Create and deactivate users, make staff, run requester teams (staff and superusers)."""
+    return user.is_authenticated and user.is_active and (user.is_staff or user.is_superuser)
+
+
+def can_manage_member_profile(user: User, project: Project, member: User) -> bool:
+    """Edit `member`'s qualifications and personal wellness cap: leads of a project `member`
+    belongs to (the profile is the person's, so any project they are on will do), and staff."""
+    if can_manage_accounts(user):
+        return True
+    return can_manage_project(user, project) and (
+        project.lead_id == member.pk or project.memberships.filter(user=member).exists()
+    )
+
+
 def can_triage_requests(user: User) -> bool:
     """Accept or reject data requests (leads, across the portfolio)."""
     return user.is_authenticated and user.is_lead
@@ -247,6 +262,12 @@ def require_lead(actor: User | None, project: Project) -> None:
     """NotAllowed unless `actor` leads `project`; `actor` None is the system (beat, commands)."""
     if actor is not None and not can_manage_project(actor, project):
         raise NotAllowed(f"{actor.username} is not a lead of project {project.name!r}")
+
+
+def require_staff(actor: User) -> None:
+    """NotAllowed unless `actor` is staff (can_manage_accounts)."""
+    if not can_manage_accounts(actor):
+        raise NotAllowed(f"{actor.username} is not staff: only staff manage users and teams")
 
 
 def require_reviewer(user: User, project: Project) -> None:

@@ -212,6 +212,9 @@ class Project(models.Model):
     )
     # The retrospective's lessons, written by the lead.
     lessons = models.TextField(blank=True)
+    # Grows by one with every settings change (workbench.services.lifecycle.project_update), so a
+    # lead saving settings they read at an older version is refused instead of overwriting.
+    settings_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -39,15 +39,16 @@ def membership_add(*, project: Project, user: User, role: str, actor: User) -> M
     if role not in Membership.Role.values:
         raise QuorumError(f"role: {role!r} is not one of {', '.join(Membership.Role.values)}", field="role")
     membership, created = Membership.objects.get_or_create(project=project, user=user, role=role)
-    if not created and not membership.is_active:
+    reactivated = not created and not membership.is_active
+    if reactivated:
         membership.is_active = True
         membership.save(update_fields=["is_active"])
-    if created:
+    if created or reactivated:
         activity_record(
             actor=actor,
             verb="membership.added",
             project=project,
-            summary=f"{actor.username} added {user.username} as {role}",
+            summary=f"{actor.username} {'added' if created else 'added back'} {user.username} as {role}",
         )
     return membership
 

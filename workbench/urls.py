@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workbench import views
+from workbench import project_settings, team, views
 
 app_name = "projects"
 
@@ -21,6 +21,13 @@ urlpatterns = [
     path("<int:pk>/imports/<int:job_pk>/", views.import_status, name="import_status"),
     path("<int:pk>/imports/<int:job_pk>/retry/", views.import_retry, name="import_retry"),
     path("<int:pk>/imports/<int:job_pk>/errors.csv", views.import_error_report, name="import_error_report"),
+    # The project's team and settings (its leads).
+    path("<int:pk>/team/", team.team_page, name="team"),
+    path("<int:pk>/team/add/", team.member_add, name="member_add"),
+    path("<int:pk>/team/invite/", team.member_invite, name="member_invite"),
+    path("<int:pk>/team/<int:membership_pk>/profile/", team.member_profile, name="member_profile"),
+    path("<int:pk>/team/<int:membership_pk>/remove/", team.member_remove, name="member_remove"),
+    path("<int:pk>/settings/", project_settings.settings_page, name="settings"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/comments/", views.request_comment, name="request_comment"),

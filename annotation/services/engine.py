@@ -22,6 +22,7 @@ from annotation.models import Assignment, Flag, Item
 from annotation.queues import VACUUM_SQL
 from annotation.selectors import (
     InForce,
+    graphic_cap_for,
     graphic_cap_reached,
     graphic_day_start,
     in_force_from_row,
@@ -211,7 +212,7 @@ def _work_context_row(*, project_id: int, annotator: User, now) -> tuple[Any, ..
             [
                 *(annotator.pk, ACTIVE),
                 *[annotator.pk] * 2,
-                *(annotator.pk, day_start),
+                *(annotator.graphic_daily_cap is not None, annotator.pk, day_start),
                 *(annotator.pk, Membership.Role.ANNOTATOR),
                 project_id,
             ],
@@ -223,6 +224,7 @@ def _work_context_from(*, project: Project, annotator: User, row: Sequence[Any])
 
     row = row[len(work_project_columns(connection.vendor, "wp")[1]) :]
     membership_id, paused_at, paused_reason, has_open_lease, total, gold, graphic = row[:7]
+    cap = graphic_cap_for(project_cap=project.graphic_daily_cap, personal_cap=annotator.graphic_daily_cap)
     membership = None
     if membership_id is not None:
         membership = row_instance(
@@ -233,7 +235,7 @@ def _work_context_from(*, project: Project, annotator: User, row: Sequence[Any])
         has_open_lease=bool(has_open_lease),
         in_force=in_force_from_row(project_id=project.pk, row=row[7:]),
         gold_due=project.gold_rate > 0 and gold < math.floor((total + 1) * project.gold_rate),
-        graphic_capped=project.graphic_daily_cap > 0 and graphic >= project.graphic_daily_cap,
+        graphic_capped=cap is not None and graphic >= cap,
     )
 
 
@@ -453,3 +455,29 @@ def flag_answer(*, flag: Flag, actor: User, answer: str) -> Flag:
     flag.answered_at = timezone.now()
     flag.save(update_fields=["answer", "status", "answered_by", "answered_at"])
     return flag
+
+
+def assignments_release(*, project: Project, annotator: User, reason: str, now=None) -> int:
+    """End `annotator`'s open leases in `project` at once (they leave the project) and give each
+    regular item's slot back to the pool. Each lease is closed as skipped with `reason`, so a late
+    submit of it is refused (a submit on an expired lease would still be taken while a slot is
+    free). Returns how many leases were released. Each lease in its own short transaction, for the
+    reason _expire_stale gives; a lease submitted meanwhile is left as it is."""
+    now = now or timezone.now()
+    released = 0
+    open_ids = list(
+        Assignment.objects.filter(project=project, annotator=annotator, status=ACTIVE).values_list("pk", flat=True)
+    )
+    for assignment_id in open_ids:
+        with transaction.atomic():
+            changed = Assignment.objects.filter(pk=assignment_id, status=ACTIVE).update(
+                status=Assignment.Status.SKIPPED, skip_reason=reason[:500], finished_at=now
+            )
+            if changed:
+                row = Assignment.objects.filter(pk=assignment_id).values("item_id", "is_gold").get()
+                if not row["is_gold"]:
+                    Item.objects.filter(pk=row["item_id"], assigned_count__gt=0).update(
+                        assigned_count=F("assigned_count") - 1
+                    )
+                released += 1
+    return released

@@ -99,7 +99,8 @@ def test_project_page_carries_chart_data_as_escaped_json_and_the_annotator_table
 def test_project_page_hides_the_annotator_table_from_annotators(client, annotator, worked):
     client.force_login(annotator)
     html = client.get(worked.get_absolute_url()).content.decode()
-    assert 'id="annotators"' not in html and 'id="chart-burnup"' in html
+    # Annotators get their own view of the project (issue 13): not the lead's dashboard at all.
+    assert 'id="annotators"' not in html and 'id="chart-burnup"' not in html and 'id="my-figures"' in html
 
 
 def test_milestone_create_and_update_via_the_page(client, lead, project):

@@ -228,9 +228,15 @@ class ProjectSerializer(serializers.ModelSerializer):
             "open_blockers",
             "open_risks",
             "next_phases",
+            "settings_version",
             "created_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "settings_version": {
+                "help_text": "Grows with every settings change; send it back as `version` (or If-Match) when you PATCH."
+            }
+        }
 
     def get_next_phases(self, obj: Project) -> list[str]:
         # Pure rules on the row's own fields: no query.
@@ -252,10 +258,17 @@ class ProjectUpdateSerializer(serializers.ModelSerializer):
     """PATCH: any of the settings; the phase moves only through /transition/."""
 
     languages = _LanguagesField(required=False)
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="The settings_version you read. When given (here or as an If-Match header) and the settings "
+        "changed since, nothing is saved and the answer is 409 with what changed. Leave it out to skip the check.",
+    )
 
     class Meta:
         model = Project
-        fields = ["name", "description", *PROJECT_SETTINGS_FIELDS]
+        fields = ["name", "description", *PROJECT_SETTINGS_FIELDS, "version"]
         extra_kwargs = {field: {"required": False} for field in fields}
 
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.schema import ERROR_DESCRIPTIONS, ErrorSerializer
 from core.viewsets import ServiceViewSet
 from projects.models import Blocker, DataRequest, Project
 from workbench import selectors
 from workbench.api.filters import BlockerFilterSet, DataRequestFilterSet, ProjectFilterSet
 from workbench.api.permissions import BlockerPermission, DataRequestPermission, ProjectPermission
+from workbench.api.project_version import IF_MATCH, expected_version
 from workbench.api.serializers import (
     BlockerAssignSerializer,
     BlockerCreateSerializer,
@@ -168,12 +170,22 @@ class ProjectViewSet(mixins.UpdateModelMixin, _ServiceViewSet):
         project = project_create(actor=request.user, lead=lead, **fields)
         return self._output(_project_loaded(project), code=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ProjectUpdateSerializer, responses={200: ProjectSerializer})
+    @extend_schema(
+        request=ProjectUpdateSerializer,
+        parameters=[IF_MATCH],
+        responses={
+            200: ProjectSerializer,
+            409: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS["409"]),
+        },
+    )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Change the project's settings (leads of the project)."""
+        """Change the project's settings (leads of the project). Send the `settings_version` you read
+        as `version` (or `If-Match: "<version>"`) and a stale save is refused with 409 and what changed."""
         serializer = self.get_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        project = project_update(project=self.get_object(), actor=request.user, **serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        version = expected_version(fields.pop("version", None), request.headers.get("If-Match"))
+        project = project_update(project=self.get_object(), actor=request.user, expected_version=version, **fields)
         return self._output(_project_loaded(project))
 
     @extend_schema(request=ProjectTransitionSerializer, responses={200: ProjectSerializer})

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from annotation.models import Item
 from annotation.selectors import guideline_current, schema_version_current
-from core.errors import IllegalTransition, NotAllowed, QuorumError
+from core.errors import Conflict, IllegalTransition, NotAllowed, QuorumError
 from projects import access
-from projects.models import LANGUAGE_CODE_RE, Blocker, DataRequest, Membership, PhaseTransition, Project
+from projects.models import LANGUAGE_CODE_RE, Activity, Blocker, DataRequest, Membership, PhaseTransition, Project
 from projects.services import activity_record
 from workbench.services.blockers import blocker_open
 
@@ -97,8 +97,14 @@ def project_create(
 
 
 @transaction.atomic
-def project_update(*, project: Project, actor: User, **fields: Any) -> Project:
-    """Change a project's settings (not its phase: that is project_transition). Records what changed."""
+def project_update(*, project: Project, actor: User, expected_version: int | None = None, **fields: Any) -> Project:
+    """Change a project's settings (not its phase: that is project_transition). Records what changed,
+    each field's old and new value, under the new `settings_version` (one more than before).
+
+    `expected_version`: the settings version the caller read. When given and the settings have
+    changed since (another lead saved first), nothing is written and Conflict says what changed,
+    by whom and when, so a stale form never silently overwrites. None skips the check (API clients
+    that send no version keep working)."""
     access.require_lead(actor, project)
     unknown = set(fields) - {"name", *PROJECT_SETTINGS}
     if unknown:
@@ -106,23 +112,68 @@ def project_update(*, project: Project, actor: User, **fields: Any) -> Project:
     if "languages" in fields:
         fields["languages"] = languages_clean(fields["languages"], "languages")
     project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
+    if expected_version is not None and expected_version != project.settings_version:
+        raise _settings_conflict(project=project, expected_version=expected_version, fields=fields)
     changed = {}
     for field, value in fields.items():
         if getattr(project, field) != value:
-            changed[field] = value
+            changed[field] = [_jsonable(getattr(project, field)), _jsonable(value)]
             setattr(project, field, value)
     if not changed:
         return project
     project.full_clean()
+    project.settings_version += 1
     project.save()
     activity_record(
         actor=actor,
         verb="project.updated",
         project=project,
         summary=f"{actor.username} changed {', '.join(sorted(changed))}",
-        data={"fields": sorted(changed)},
+        data={"fields": sorted(changed), "version": project.settings_version, "changes": changed},
     )
     return project
+
+
+def _jsonable(value: Any) -> Any:
+    """A setting's value as the activity log and a conflict keep it: model rows by id, dates as ISO."""
+    if hasattr(value, "pk"):
+        return value.pk
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _settings_conflict(*, project: Project, expected_version: int, fields: dict[str, Any]) -> Conflict:
+    """What changed in `project`'s settings after `expected_version`, from the activity log (each
+    change records its version and its fields' old and new values): per field, the value at the
+    caller's version, the value now, yours (when you sent the field), who changed it last and when."""
+    changes: dict[str, dict[str, Any]] = {}
+    updates = (
+        Activity.objects.filter(project=project, verb="project.updated", data__version__gt=expected_version)
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+    for activity in updates:
+        for field, (old, _new) in (activity.data.get("changes") or {}).items():
+            entry = changes.setdefault(field, {"was": old})
+            entry["now"] = _jsonable(getattr(project, field))
+            entry["by"] = activity.actor.username if activity.actor else "the system"
+            entry["at"] = activity.created_at.isoformat()
+            if field in fields:
+                entry["yours"] = _jsonable(fields[field])
+    if changes:
+        what = "; ".join(
+            f"{field} is now {entry['now']!r} (was {entry['was']!r}, changed by {entry['by']})"
+            for field, entry in changes.items()
+        )
+    else:
+        what = "nothing that can be shown"
+    return Conflict(
+        f"version: you edited settings version {expected_version}, but they are at version "
+        f"{project.settings_version} now: {what}. Nothing was saved; reload the settings and make your change again",
+        changes=changes,
+        version=project.settings_version,
+    )
 
 
 def project_transition_guards(*, project: Project, to_phase: str) -> list[str]:
