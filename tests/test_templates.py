@@ -34,3 +34,14 @@ def test_the_check_catches_a_leaked_comment():
         assert "template syntax on the page" in str(error)
     else:
         raise AssertionError("a leaked comment passed")
+
+
+def test_the_stylesheet_has_balanced_braces():
+    """An unclosed rule silently swallows every rule after it (a merge once dropped a `}`)."""
+    css = (Path(__file__).resolve().parents[1] / "static" / "css" / "quorum.css").read_text()
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    depth = 0
+    for number, line in enumerate(css.splitlines(), start=1):
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"quorum.css line {number}: a `}}` closes nothing"
+    assert depth == 0, "quorum.css: a rule is never closed"

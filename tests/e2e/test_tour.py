@@ -24,6 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 VIEWPORT = {"width": 1366, "height": 768}
 SKIP = ("/accounts/logout/", "/admin/")
 PER_SHAPE = 2
+# Pages whose tables must fit the window too (not scroll sideways in their box): the portfolio.
+FIT_TABLES = {"/projects/"}
 TEMPLATE_SYNTAX = re.compile(r"\{[#%{]|[#%]\}")
 
 PAGE_PROBLEMS = """() => {
@@ -84,6 +86,12 @@ def _tour(page, base: str, username: str, browser_errors: list[str]) -> tuple[li
                 f"{where}: template syntax in the page: {text[max(0, match.start() - 40) : match.end() + 40]!r}"
             )
         problems.extend(f"{where}: {problem}" for problem in page.evaluate(PAGE_PROBLEMS))
+        if urlsplit(url).path in FIT_TABLES:
+            wide = page.evaluate(
+                "[...document.querySelectorAll('.table-scroll')].filter(b => b.scrollWidth > b.clientWidth + 1).length"
+            )
+            if wide:
+                problems.append(f"{where}: {wide} table(s) wider than the window")
         if browser_errors:
             problems.extend(f"{where}: console: {error}" for error in browser_errors)
             browser_errors.clear()
