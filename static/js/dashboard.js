@@ -124,8 +124,11 @@
     return Math.round(Date.parse(iso + "T00:00:00Z") / DAY);
   }
 
-  function isoDay(number) {
-    return new Date(number * DAY).toISOString().slice(0, 10);
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  function shortDay(number) {
+    var date = new Date(Math.round(number) * DAY);
+    return date.getUTCDate() + " " + MONTHS[date.getUTCMonth()];
   }
 
   function milestones(items, today) {
@@ -174,7 +177,16 @@
             type: "linear",
             min: first,
             max: last,
-            ticks: { stepSize: Math.max(1, Math.round((last - first) / 6)), callback: function (value) { return isoDay(value); } },
+            // Short dates, whole days, and only as many as fit side by side (long ISO dates overlapped).
+            ticks: {
+              stepSize: Math.max(1, Math.round((last - first) / 6)),
+              maxTicksLimit: 7,
+              autoSkip: true,
+              autoSkipPadding: 12,
+              maxRotation: 0,
+              precision: 0,
+              callback: function (value) { return shortDay(value); },
+            },
           },
         },
         plugins: {
