@@ -32,7 +32,7 @@ setup-dev: $(VENV)/.dev.stamp node_modules/.package-lock.json
 ## Run Quorum on the embedded default (SQLite, in-process tasks) with the demo data.
 demo: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Run the tests (installs what they need; in CI, twice: SQLite, then PostgreSQL + Redis + worker).

@@ -107,6 +107,14 @@ class SeedDemoTests(TestCase):
             assert f"\n{name} " in output
         assert output.count(demo.DEMO_PASSWORD) >= 12
 
+    def test_seed_demo_prints_the_address_make_demo_serves(self):
+        """`make demo HOST=0.0.0.0 PORT=8080` passes its address; a second run adds nothing."""
+        before = _counts()
+        out = StringIO()
+        call_command("seed_demo", "--url", "http://0.0.0.0:8080/", stdout=out)
+        assert "Open http://0.0.0.0:8080/ and sign in." in out.getvalue()
+        assert _counts() == before
+
     def test_seed_demo_records_every_phase_move(self):
         for project in Project.objects.all():
             moves = list(project.transitions.order_by("created_at", "id").values_list("from_phase", "to_phase"))

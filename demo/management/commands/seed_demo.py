@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -18,6 +19,13 @@ class Command(BaseCommand):
         "at human pace, phase moves, blockers, audits, reports). Running it again adds nothing."
     )
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--url",
+            default=None,
+            help="the address Quorum will serve on, printed with the sign-ins (make demo passes its HOST and PORT)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             result = demo_seed(stdout=self.stdout)
@@ -28,4 +36,6 @@ class Command(BaseCommand):
             demo_delivery_seed(stdout=self.stdout)
         except QuorumError as exc:
             raise CommandError(f"seed_demo: the demo data is in, but its delivery failed: {exc.message}") from exc
+        if options["url"]:
+            result = dataclasses.replace(result, url=options["url"])
         self.stdout.write(demo_sign_ins_table(result))
