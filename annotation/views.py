@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import markdown
-import nh3
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -25,8 +23,15 @@ from django.views.decorators.vary import vary_on_headers
 from annotation import selectors, services
 from annotation.forms import SKIP_REASONS, AnnotationSubmitForm, FlagRaiseForm, SkipForm
 from annotation.models import Assignment, Guideline, LabelSchema
-from annotation.presenters import item_media_urls, item_metadata_rows
-from core.errors import NotAllowed, QuorumError
+from annotation.presenters import (
+    guideline_html,
+    item_media_urls,
+    item_metadata_rows,
+    label_choices,
+    none_of_these_key,
+)
+from annotation.selectors_authoring import guideline_changes
+from core.errors import AcknowledgementNeeded, NotAllowed, QuorumError
 from core.pages import form_errors_text, service_attempt
 
 # Projects, their roles and their selectors belong to the projects app (annotation's models name
@@ -35,8 +40,6 @@ from projects import access
 
 T = TypeVar("T")
 TASK_PAGE = "annotation/task_detail.html"
-# Keys the task page keeps for its commands; a label shortcut on one of them is not offered.
-COMMAND_KEYS = frozenset({"s", "f", "g", "r", "?"})
 
 
 @login_required
@@ -179,10 +182,16 @@ def _posted_assignment(request: HttpRequest, project) -> Assignment:
 
 def _task_response(request: HttpRequest, project, *, chosen: list[str] = ()) -> HttpResponse:
     """The task partial for htmx requests (the task area is swapped), else the whole page."""
+    acknowledge, context_extra = None, {}
     try:
         assignment, unavailable = services.assignment_next(project=project, annotator=request.user), False
     except NotAllowed as exc:
         raise PermissionDenied(exc.message)
+    except AcknowledgementNeeded:  # a new guideline version: what changed, then the next item
+        assignment, unavailable = None, False
+        acknowledge = guideline_changes(project=project, annotator=request.user)
+        if acknowledge is not None:
+            context_extra = {"acknowledge_html": guideline_html(acknowledge.guideline.body)}
     except QuorumError as exc:  # e.g. the project is not in a working phase: say why, no work
         messages.error(request, exc.message)
         assignment, unavailable = None, True
@@ -190,11 +199,13 @@ def _task_response(request: HttpRequest, project, *, chosen: list[str] = ()) -> 
         "project": project,
         "assignment": assignment,
         "unavailable": unavailable,
+        "acknowledge": acknowledge,
         "chosen": set(chosen),
         # The note is for when graphic work has stopped, not while the last graphic item is shown.
         "cap_reached": not (assignment and assignment.item.is_graphic)
         and selectors.graphic_cap_reached(project=project, annotator=request.user),
         "skip_reasons": SKIP_REASONS,
+        **context_extra,
     }
     if assignment is not None:
         context.update(_item_context(assignment))
@@ -208,30 +219,18 @@ def _task_response(request: HttpRequest, project, *, chosen: list[str] = ()) -> 
 def _item_context(assignment: Assignment) -> dict[str, Any]:
     work = selectors.assignment_work_get(assignment=assignment)
     version = work.schema_version
+    choices = label_choices(selectors.label_tree_rows(labels=work.labels))
+    multi = bool(version and version.schema.selection == LabelSchema.Selection.MULTI)
+    none_option = bool(multi and version.schema.none_option)
     return {
         "item": work.item,
         "media": item_media_urls(work.item),
         "metadata": item_metadata_rows(work.item.metadata),
-        "labels": _label_choices(selectors.label_tree_rows(labels=work.labels)),
-        "multi": bool(version and version.schema.selection == LabelSchema.Selection.MULTI),
+        "labels": choices,
+        "multi": multi,
+        "none_option": none_option,
+        "none_key": none_of_these_key(choices) if none_option else "",
     }
-
-
-def _label_choices(rows: list[selectors.LabelRow]) -> list[dict[str, Any]]:
-    """Each label with the one key that picks it (`key`): its own shortcut, unless that is a
-    command key; else its position (1-9) when no shortcut claims that digit; else none."""
-    claimed = {row.label.shortcut.lower() for row in rows if row.label.shortcut}
-    choices = []
-    for position, row in enumerate(rows, start=1):
-        shortcut = row.label.shortcut.lower()
-        if shortcut and shortcut not in COMMAND_KEYS:
-            key = shortcut
-        elif position <= 9 and str(position) not in claimed:
-            key = str(position)
-        else:
-            key = ""
-        choices.append({"label": row.label, "key": key, "indent": min(row.depth, 4)})
-    return choices
 
 
 def _guideline_html(guideline: Guideline | None) -> SafeString:
@@ -239,5 +238,4 @@ def _guideline_html(guideline: Guideline | None) -> SafeString:
     script, event handlers, style and javascript: links are dropped), so it is safe to mark safe."""
     if guideline is None:
         return mark_safe("")
-    html = markdown.markdown(guideline.body, extensions=["extra", "sane_lists"], output_format="html")
-    return mark_safe(nh3.clean(html, link_rel="noopener noreferrer nofollow"))
+    return guideline_html(guideline.body)
