@@ -64,22 +64,18 @@ def label_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> 
     return lines
 
 
-def _who(user_id: int | None, at: Any) -> str:
-    name = get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first() or "someone"
-    return f"{name} at {timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
-
-
 def _stale(
     *, what: str, revision: int, current_revision: int, updated_by_id, updated_at, changes: list[str]
 ) -> StaleEdit:
-    who = _who(updated_by_id, updated_at) if updated_by_id else "someone"
+    name = get_user_model().objects.filter(pk=updated_by_id).values_list("username", flat=True).first() or "someone"
+    when = f" at {timezone.localtime(updated_at):%Y-%m-%d %H:%M:%S %Z}" if updated_at else ""
     differs = "; ".join(changes) if changes else "no difference in content"
     return StaleEdit(
-        f"revision: {what} changed since you opened it (you edited revision {revision}; {who} saved revision "
-        f"{current_revision}). Nothing of yours was saved. Theirs differs from yours: {differs}.",
+        f"revision: {what} changed since you opened it: you edited revision {revision}, and {name} saved revision "
+        f"{current_revision}{when}. Nothing of yours was saved. Theirs differs from yours: {differs}.",
         current={
             "revision": current_revision,
-            "updated_by": who.split(" at ")[0],
+            "updated_by": name,
             "updated_at": updated_at.isoformat() if updated_at else None,
             "changes": changes,
         },

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from annotation import services
 from annotation.models import Annotation, GuidelineAcknowledgement, Label, LabelSchema, LabelSchemaVersion
@@ -237,7 +238,7 @@ def test_request_accept_prefills_a_draft_schema(lead, requester):
         requester=requester,
         title="Spam in comments",
         volume_total=100,
-        deadline=date.today() + timedelta(days=30),
+        deadline=timezone.localdate() + timedelta(days=30),
         proposed_labels=[{"key": "spam", "name": "Spam", "definition": "Unwanted ads"}, {"key": "ham", "name": "Ham"}],
     )
     project = datarequest_accept(data_request=data_request, actor=lead)
