@@ -44,7 +44,7 @@ class AnnotationSubmitForm(forms.Form):
         if data.get("none_of_these") and data.get("labels"):
             self.add_error("labels", "choose labels or “None of these”, not both")
         elif not data.get("none_of_these") and not data.get("labels"):
-            self.add_error("labels", "choose at least one label (or “None of these”, where the schema offers it)")
+            self.add_error("labels", "choose at least one label")
         return data
 
     def clean_time_spent_ms(self) -> int:
