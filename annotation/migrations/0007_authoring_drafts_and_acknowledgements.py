@@ -6,66 +6,132 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0006_work_queue_autovacuum'),
-        ('projects', '0003_dashboard_rollups'),
+        ("annotation", "0006_work_queue_autovacuum"),
+        ("projects", "0003_dashboard_rollups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='label',
-            name='examples',
-            field=models.JSONField(blank=True, default=list, help_text='Short example texts that carry this label.'),
+            model_name="label",
+            name="examples",
+            field=models.JSONField(blank=True, default=list, help_text="Short example texts that carry this label."),
         ),
         migrations.AddField(
-            model_name='labelschema',
-            name='none_option',
-            field=models.BooleanField(default=False, help_text='Multi-choice: offer "none of these"; the answer is then an empty list.'),
+            model_name="labelschema",
+            name="none_option",
+            field=models.BooleanField(
+                default=False, help_text='Multi-choice: offer "none of these"; the answer is then an empty list.'
+            ),
         ),
         migrations.CreateModel(
-            name='GuidelineDraft',
+            name="GuidelineDraft",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField(blank=True)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('is_open', models.BooleanField(default=True)),
-                ('revision', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='guideline_draft', to='projects.project')),
-                ('updated_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("body", models.TextField(blank=True)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                ("is_open", models.BooleanField(default=True)),
+                ("revision", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="guideline_draft",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SchemaDraft',
+            name="SchemaDraft",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('labels', models.JSONField(blank=True, default=list, help_text='Label definitions, as schema versions take them.')),
-                ('selection', models.CharField(choices=[('single', 'Single choice'), ('multi', 'Multiple choice')], default='single', max_length=8)),
-                ('none_option', models.BooleanField(default=False)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('is_open', models.BooleanField(default=True, help_text='False once published, until the next save.')),
-                ('revision', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('schema', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='draft', to='annotation.labelschema')),
-                ('updated_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "labels",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Label definitions, as schema versions take them."
+                    ),
+                ),
+                (
+                    "selection",
+                    models.CharField(
+                        choices=[("single", "Single choice"), ("multi", "Multiple choice")],
+                        default="single",
+                        max_length=8,
+                    ),
+                ),
+                ("none_option", models.BooleanField(default=False)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                ("is_open", models.BooleanField(default=True, help_text="False once published, until the next save.")),
+                ("revision", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "schema",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="draft", to="annotation.labelschema"
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GuidelineAcknowledgement',
+            name="GuidelineAcknowledgement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('annotator', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('guideline', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='acknowledgements', to='annotation.guideline')),
-                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='guideline_acknowledgements', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "guideline",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="acknowledgements",
+                        to="annotation.guideline",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="guideline_acknowledgements",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['guideline', 'annotator'],
-                'indexes': [models.Index(condition=models.Q(('acknowledged_at__isnull', True)), fields=['annotator', 'project'], name='guideline_ack_pending_idx')],
-                'constraints': [models.UniqueConstraint(fields=('guideline', 'annotator'), name='guideline_ack_one_per_annotator')],
+                "ordering": ["guideline", "annotator"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("acknowledged_at__isnull", True)),
+                        fields=["annotator", "project"],
+                        name="guideline_ack_pending_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("guideline", "annotator"), name="guideline_ack_one_per_annotator")
+                ],
             },
         ),
     ]
