@@ -192,3 +192,13 @@ def test_guideline_list_is_scoped(api_client, annotator, project):
     assert api_client.get(f"/api/v1/guidelines/{hidden.pk}/").status_code == 404
     Membership.objects.filter(project=project).delete()
     assert api_client.get("/api/v1/guidelines/").json()["count"] == 0
+
+
+def test_schema_list_query_count_does_not_grow_with_schemas(api_client, lead, django_assert_num_queries):
+    client = _as(api_client, lead)
+    for number in range(3):
+        client.post("/api/v1/schemas/", {"name": f"Schema {number}", "labels": LABELS}, format="json")
+    client.get("/api/v1/schemas/")  # warm: the session, the user's caches
+    with django_assert_num_queries(2):  # the count and the page
+        listed = client.get("/api/v1/schemas/")
+    assert listed.json()["count"] == 3
