@@ -246,3 +246,33 @@ def test_request_accept_prefills_a_draft_schema(lead, requester):
     assert state.is_open and state.current_number is None
     assert [(label["key"], label["description"]) for label in state.labels] == [("spam", "Unwanted ads"), ("ham", "")]
     assert not Label.objects.filter(version__schema=project.label_schema).exists()
+
+
+def test_quality_engine_takes_none_of_these_answers(lead, live):
+    from quality.models import Consensus
+    from quality.services.consensus import consensus_compute
+    from quality.services.reports import agreement_report_compute, project_alpha_compute
+    from tests.accounts.factories import UserFactory
+
+    draft = authoring.schema_draft_create(
+        name="Multi none q", labels=[{"key": "a"}, {"key": "b"}], selection="multi", none_option=True, actor=lead
+    )
+    authoring.schema_draft_publish(schema=draft.schema, actor=lead, revision=draft.revision)
+    live.label_schema = draft.schema
+    live.save()
+    people = [UserFactory(username=f"q{n}", role="annotator") for n in range(3)]
+    for person in people:
+        Membership.objects.create(project=live, user=person, role=Membership.Role.ANNOTATOR)
+    answers = [[[], [], ["a"]], [["a", "b"], ["a"], ["a"]], [[], [], []]]
+    for item_answers in answers:
+        item = ItemFactory(batch=BatchFactory(project=live), required_annotations=3)
+        for person, labels in zip(people, item_answers, strict=True):
+            services.annotation_submit(
+                assignment=services.assignment_create(item=item, annotator=person), labels=labels, actor=person
+            )
+    report = agreement_report_compute(project_id=live.pk, bootstrap=0)
+    assert report.n_annotations == 9
+    assert project_alpha_compute(project_id=live.pk).alpha.value == pytest.approx(report.alpha)
+    consensus_compute(project_id=live.pk, method="majority")
+    labels = sorted(tuple(row.labels) for row in Consensus.objects.filter(project=live))
+    assert labels == [(), (), ("a",)]
