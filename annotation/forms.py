@@ -33,8 +33,19 @@ class AnnotationSubmitForm(forms.Form):
     """The chosen label keys and the handling time our script measured (0 without JavaScript)."""
 
     labels = LabelKeysField(required=False)
+    # "None of these" (multi-choice schemas that offer it): an explicit empty answer, so that a
+    # form sent with nothing ticked is refused rather than recorded as "none".
+    none_of_these = forms.BooleanField(required=False)
     time_spent_ms = forms.IntegerField(required=False, min_value=0)
     comment = forms.CharField(required=False, max_length=2000)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("none_of_these") and data.get("labels"):
+            self.add_error("labels", "choose labels or “None of these”, not both")
+        elif not data.get("none_of_these") and not data.get("labels"):
+            self.add_error("labels", "choose at least one label")
+        return data
 
     def clean_time_spent_ms(self) -> int:
         return min(self.cleaned_data["time_spent_ms"] or 0, TIME_SPENT_MS_MAX)

@@ -30,6 +30,10 @@ class LabelSchema(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     selection = models.CharField(max_length=8, choices=Selection.choices, default=Selection.SINGLE)
+    # Multi-choice only: annotators may answer "none of these" (an empty list of labels).
+    none_option = models.BooleanField(
+        default=False, help_text='Multi-choice: offer "none of these"; the answer is then an empty list.'
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -67,6 +71,7 @@ class Label(models.Model):
         default=0, validators=[MaxValueValidator(4)], help_text="0 (benign) to 4 (most severe)"
     )
     shortcut = models.CharField(max_length=1, blank=True)
+    examples = models.JSONField(default=list, blank=True, help_text="Short example texts that carry this label.")
     order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -344,3 +349,75 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.source_name}, {self.status})"
+
+
+# --- Authoring: drafts (edited under a revision check) and guideline acknowledgements ---------------
+
+
+class SchemaDraft(models.Model):
+    """The next version of a label schema while a lead edits it: never in force, so it may change.
+
+    Publishing it (annotation.services.authoring.schema_draft_publish) makes an immutable
+    LabelSchemaVersion. `revision` grows on every save and publish: a save that names an older
+    revision is refused (two leads editing at once never overwrite each other unseen).
+    """
+
+    schema = models.OneToOneField(LabelSchema, on_delete=models.CASCADE, related_name="draft")
+    labels = models.JSONField(default=list, blank=True, help_text="Label definitions, as schema versions take them.")
+    selection = models.CharField(max_length=8, choices=LabelSchema.Selection.choices, default="single")
+    none_option = models.BooleanField(default=False)
+    note = models.CharField(max_length=500, blank=True)
+    is_open = models.BooleanField(default=True, help_text="False once published, until the next save.")
+    revision = models.PositiveIntegerField(default=0)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"draft of {self.schema_id} (revision {self.revision})"
+
+
+class GuidelineDraft(models.Model):
+    """The next guideline version of a project while a lead writes it (see SchemaDraft)."""
+
+    project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, related_name="guideline_draft")
+    body = models.TextField(blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    is_open = models.BooleanField(default=True)
+    revision = models.PositiveIntegerField(default=0)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"guideline draft of {self.project_id} (revision {self.revision})"
+
+
+class GuidelineAcknowledgement(models.Model):
+    """An annotator's acknowledgement of a guideline version published while they worked on the
+    project: pending (acknowledged_at empty) from its publication until they read what changed.
+    While one is pending, `next` gives them no item (annotation.sql.work_context_sql)."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="guideline_acknowledgements", db_index=False
+    )
+    guideline = models.ForeignKey(Guideline, on_delete=models.CASCADE, related_name="acknowledgements")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["guideline", "annotator"]
+        constraints = [
+            models.UniqueConstraint(fields=["guideline", "annotator"], name="guideline_ack_one_per_annotator"),
+        ]
+        indexes = [
+            # The work loop's check: one probe per next, on the few pending rows only.
+            models.Index(
+                fields=["annotator", "project"],
+                name="guideline_ack_pending_idx",
+                condition=Q(acknowledged_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "acknowledged" if self.acknowledged_at else "pending"
+        return f"{self.annotator_id} on guideline {self.guideline_id} ({state})"

@@ -4,12 +4,19 @@ only what is safe to show, and the same label keys on every page."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
+
+import markdown
+import nh3
+from django.conf import settings
+from django.utils.safestring import SafeString, mark_safe
 
 from annotation.models import Item, Label
 from annotation.selectors import label_tree_rows
-from annotation.validation import RESERVED_SHORTCUTS, URL_FIELDS, media_url_check
+from annotation.validation import RESERVED_SHORTCUTS, URL_FIELDS, media_host_allowed, media_url_check
 from core.errors import QuorumError
 
 DIGIT_KEYS = tuple("123456789")
@@ -60,3 +67,66 @@ def label_choices(labels: Iterable[Label]) -> list[dict[str, Any]]:
         {"label": row.label, "key": keys[row.label.pk], "indent": min(row.depth, 4)}
         for row in label_tree_rows(labels=ordered)
     ]
+
+
+def guideline_html(body: str) -> SafeString:
+    """A guideline's markdown as HTML, sanitised by nh3 (an allow-list of tags and attributes;
+    script, event handlers, style and javascript: links are dropped), so it is safe to mark safe.
+    The task page, the lead's editor preview and the acknowledgement panel all render with it."""
+    if not body:
+        return mark_safe("")
+    html = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
+    return mark_safe(nh3.clean(html, link_rel="noopener noreferrer nofollow", attribute_filter=_guideline_image_source))
+
+
+# A path on our own origin, as browsers read it too: they drop tabs and line breaks inside URLs and
+# take a backslash for a slash, so "/\\host" or "/<tab>/host" would leave our origin.
+_OWN_PATH = re.compile(r"(?:/(?![/\\])|[A-Za-z0-9_~-])[^\s\\]*\Z")
+
+
+def _guideline_image_source(tag: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: an image's source only from Quorum itself (a path) or an allowed
+    media host, so a guideline cannot make every annotator's browser fetch any URL. Others lose
+    their source (the image's alt text stays, as text)."""
+    if tag != "img" or attribute != "src":
+        return value
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+    except ValueError:  # an unbalanced [ in the host
+        return None
+    if not parts.scheme and not parts.netloc and _OWN_PATH.match(value):
+        return value  # a path on our own origin
+    if parts.scheme.lower() in settings.QUORUM_MEDIA_URL_SCHEMES and media_host_allowed(host):
+        return value
+    return None
+
+
+NONE_OF_THESE_KEY = "0"
+
+
+def none_of_these_key(choices: list[dict[str, Any]]) -> str:
+    """The key of the "none of these" choice: 0, unless a label's shortcut took it."""
+    return "" if any(choice["key"] == NONE_OF_THESE_KEY for choice in choices) else NONE_OF_THESE_KEY
+
+
+def draft_labels(rows: list[dict[str, Any]]) -> list[Label]:
+    """Unsaved Label objects for label definitions (a draft's), linked to their parents, so a
+    preview renders them through the task page's own templates. Ids are positions, never saved."""
+    labels = [
+        Label(
+            pk=position,
+            key=row["key"],
+            name=row.get("name") or row["key"],
+            description=row.get("description") or "",
+            severity=row.get("severity") or 0,
+            shortcut=row.get("shortcut") or "",
+            examples=list(row.get("examples") or []),
+            order=position,
+        )
+        for position, row in enumerate(rows, start=1)
+    ]
+    ids = {label.key: label.pk for label in labels}
+    for label, row in zip(labels, rows, strict=True):
+        label.parent_id = ids.get(row.get("parent") or "")
+    return labels

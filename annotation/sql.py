@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db import connection
 
-from annotation.models import Annotation, Assignment, Guideline, Item, LabelSchemaVersion
+from annotation.models import Annotation, Assignment, Guideline, GuidelineAcknowledgement, Item, LabelSchemaVersion
 from projects.models import Membership, Project
 
 # --- What is in force ---------------------------------------------------------------------------
@@ -98,16 +98,22 @@ def work_context_sql(vendor: str) -> str:
     (work_project_columns), then the annotator's active annotator membership (id, paused_at,
     paused_reason), whether they hold an active lease there, their assignments in the project and
     the gold ones among them, their graphic items since the day's start, and what is in force
-    (in_force_columns_sql). The gold and graphic counts are only evaluated when the project (or,
-    for graphic items, the annotator's own cap) has them on (a CASE runs its subquery only when its branch is taken).
+    (in_force_columns_sql), and whether a guideline acknowledgement of theirs is pending there
+    (one probe of the partial index guideline_ack_pending_idx). The gold and graphic counts are
+    only evaluated when the project (or, for graphic items, the annotator's own cap) has them on
+    (a CASE runs its subquery only when its branch is taken).
 
     Parameters: annotator id, the active status; annotator id twice; whether the annotator has a
-    personal graphic cap, annotator id, the day's start; annotator id, the annotator role; the
-    project id."""
+    personal graphic cap, annotator id, the day's start; annotator id (the acknowledgement);
+    annotator id, the annotator role; the project id."""
 
     quote = connection.ops.quote_name
-    memberships, assignments, items, projects = (
-        quote(m._meta.db_table) for m in (Membership, Assignment, Item, Project)
+    memberships, assignments, items, projects, acknowledgements = (
+        quote(m._meta.db_table) for m in (Membership, Assignment, Item, Project, GuidelineAcknowledgement)
+    )
+    pending = (
+        f"EXISTS (SELECT 1 FROM {acknowledgements} k WHERE k.annotator_id = %s AND k.project_id = wp.id "
+        "AND k.acknowledged_at IS NULL)"
     )
     mine = f"SELECT COUNT(*) FROM {assignments} a WHERE a.project_id = wp.id AND a.annotator_id = %s"
     graphic = (
@@ -118,7 +124,7 @@ def work_context_sql(vendor: str) -> str:
         f"SELECT {work_project_columns(vendor, 'wp')[0]}, m.id, m.paused_at, m.paused_reason, EXISTS (SELECT 1 "
         f"FROM {assignments} a WHERE a.annotator_id = %s AND a.project_id = wp.id AND a.status = %s), "
         f"CASE WHEN wp.gold_rate > 0 THEN ({mine}) END, CASE WHEN wp.gold_rate > 0 THEN ({mine} AND a.is_gold) END, "
-        f"CASE WHEN wp.graphic_daily_cap > 0 OR %s THEN ({graphic}) END, {in_force_columns_sql('wp.id')} "
+        f"CASE WHEN wp.graphic_daily_cap > 0 OR %s THEN ({graphic}) END, {in_force_columns_sql('wp.id')}, {pending} "
         f"FROM {projects} wp LEFT JOIN {memberships} m ON m.project_id = wp.id AND m.user_id = %s "
         "AND m.role = %s AND m.is_active WHERE wp.id = %s"
     )

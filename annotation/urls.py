@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import views
+from annotation import views, views_guideline
 
 app_name = "annotation"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:project_id>/", views.task, name="task"),
     path("<int:project_id>/skip/", views.task_skip, name="task_skip"),
     path("<int:project_id>/flag/", views.task_flag, name="task_flag"),
+    path("<int:project_id>/acknowledge/", views_guideline.task_acknowledge, name="task_acknowledge"),
 ]

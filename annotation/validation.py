@@ -38,7 +38,8 @@ def label_key_check(key: Any, *, where: str) -> str:
 def label_definitions_clean(labels: Any) -> list[dict[str, Any]]:
     """Check a list of label definitions for a schema version and return them normalised.
 
-    Each is {key, name, description?, parent?, severity? (0-4), shortcut? (one character)}.
+    Each is {key, name, description?, parent?, severity? (0-4), shortcut? (one character),
+    examples? (a list of short texts)}.
     Keys and shortcuts are unique; a parent names another key of the same list; no cycles.
     """
     if not isinstance(labels, list) or not labels:
@@ -50,7 +51,7 @@ def label_definitions_clean(labels: Any) -> list[dict[str, Any]]:
         where = f"labels[{index}]"
         if not isinstance(raw, Mapping):
             raise QuorumError(f"{where}: expected an object with key and name", field=where)
-        unknown = set(raw) - {"key", "name", "description", "parent", "severity", "shortcut"}
+        unknown = set(raw) - {"key", "name", "description", "parent", "severity", "shortcut", "examples"}
         if unknown:
             raise QuorumError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}", field=where)
         key = label_key_check(raw.get("key"), where=f"{where}.key")
@@ -91,6 +92,9 @@ def label_definitions_clean(labels: Any) -> list[dict[str, Any]]:
         if not isinstance(description, str):
             raise QuorumError(f"{where}.description: give text", field=f"{where}.description")
         parent = raw.get("parent") or None
+        if parent is not None and not isinstance(parent, str):
+            raise QuorumError(f"{where}.parent: give the key of another label", field=f"{where}.parent")
+        examples = _examples_clean(raw.get("examples"), where=f"{where}.examples")
         cleaned.append(
             {
                 "key": key,
@@ -99,6 +103,7 @@ def label_definitions_clean(labels: Any) -> list[dict[str, Any]]:
                 "parent": parent,
                 "severity": severity,
                 "shortcut": shortcut,
+                "examples": examples,
             }
         )
     parents = {label["key"]: label["parent"] for label in cleaned}
@@ -122,12 +127,41 @@ def label_definitions_clean(labels: Any) -> list[dict[str, Any]]:
     return cleaned
 
 
-def labels_chosen_check(chosen: Any, *, allowed: Iterable[str], multi: bool, where: str = "labels") -> list[str]:
-    """Check the labels of an annotation (or a gold answer) against a schema version's keys."""
+MAX_EXAMPLES = 20
+MAX_EXAMPLE_CHARS = 500
+
+
+def _examples_clean(examples: Any, *, where: str) -> list[str]:
+    """A label's examples: a list of up to MAX_EXAMPLES non-empty texts (blank ones dropped)."""
+    if examples in (None, ""):
+        return []
+    if not isinstance(examples, list) or not all(isinstance(text, str) for text in examples):
+        raise QuorumError(f"{where}: give a list of example texts", field=where)
+    cleaned = [text.strip() for text in examples if text.strip()]
+    if len(cleaned) > MAX_EXAMPLES:
+        raise QuorumError(f"{where}: {len(cleaned)} examples, more than the {MAX_EXAMPLES} allowed", field=where)
+    for position, text in enumerate(cleaned, start=1):
+        if len(text) > MAX_EXAMPLE_CHARS:
+            raise QuorumError(
+                f"{where}: example {position} has {len(text)} characters, more than {MAX_EXAMPLE_CHARS}", field=where
+            )
+    return cleaned
+
+
+def labels_chosen_check(
+    chosen: Any, *, allowed: Iterable[str], multi: bool, where: str = "labels", none_option: bool = False
+) -> list[str]:
+    """Check the labels of an annotation (or a gold answer) against a schema version's keys.
+
+    With `none_option` (multi-choice schemas that offer "none of these"), an empty list is a real
+    answer: the annotator saw the item and no label applies."""
     if isinstance(chosen, str):
         chosen = [chosen]
+    if isinstance(chosen, list) and not chosen and multi and none_option:
+        return []
     if not isinstance(chosen, list) or not chosen:
-        raise QuorumError(f"{where}: choose at least one label", field=where)
+        hint = ' (or "none of these")' if multi and none_option else ""
+        raise QuorumError(f"{where}: choose at least one label{hint}", field=where)
     allowed_set = set(allowed)
     for key in chosen:
         if key not in allowed_set:

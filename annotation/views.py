@@ -9,13 +9,8 @@ Domain refusals become messages on the page, never a 500.
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-import markdown
-import nh3
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -29,9 +24,15 @@ from django.views.decorators.vary import vary_on_headers
 from annotation import selectors, services
 from annotation.forms import SKIP_REASONS, AnnotationSubmitForm, FlagRaiseForm, SkipForm
 from annotation.models import Assignment, Guideline, LabelSchema
-from annotation.presenters import item_media_urls, item_metadata_rows, label_choices
-from annotation.validation import media_host_allowed
-from core.errors import NotAllowed, QuorumError
+from annotation.presenters import (
+    guideline_html,
+    item_media_urls,
+    item_metadata_rows,
+    label_choices,
+    none_of_these_key,
+)
+from annotation.selectors_authoring import guideline_changes
+from core.errors import AcknowledgementNeeded, NotAllowed, QuorumError
 from core.pages import form_errors_text, service_attempt
 
 # Projects, their roles and their selectors belong to the projects app (annotation's models name
@@ -182,10 +183,16 @@ def _posted_assignment(request: HttpRequest, project) -> Assignment:
 
 def _task_response(request: HttpRequest, project, *, chosen: list[str] = ()) -> HttpResponse:
     """The task partial for htmx requests (the task area is swapped), else the whole page."""
+    acknowledge, context_extra = None, {}
     try:
         assignment, unavailable = services.assignment_next(project=project, annotator=request.user), False
     except NotAllowed as exc:
         raise PermissionDenied(exc.message)
+    except AcknowledgementNeeded:  # a new guideline version: what changed, then the next item
+        assignment, unavailable = None, False
+        acknowledge = guideline_changes(project=project, annotator=request.user)
+        if acknowledge is not None:
+            context_extra = {"acknowledge_html": guideline_html(acknowledge.guideline.body)}
     except QuorumError as exc:  # e.g. the project is not in a working phase: say why, no work
         messages.error(request, exc.message)
         assignment, unavailable = None, True
@@ -193,6 +200,7 @@ def _task_response(request: HttpRequest, project, *, chosen: list[str] = ()) -> 
         "project": project,
         "assignment": assignment,
         "unavailable": unavailable,
+        "acknowledge": acknowledge,
         "chosen": set(chosen),
         # The note is for when graphic work has stopped, not while the last graphic item is shown.
         "cap_reached": not (assignment and assignment.item.is_graphic)
@@ -200,6 +208,7 @@ def _task_response(request: HttpRequest, project, *, chosen: list[str] = ()) -> 
         "skip_reasons": SKIP_REASONS,
         # The progress line: the annotator's own count today and what the project still needs.
         "mine": selectors.annotator_project_figures(project=project, annotator=request.user, now=timezone.now()),
+        **context_extra,
     }
     if assignment is not None:
         context.update(_item_context(assignment))
@@ -213,36 +222,18 @@ def _task_response(request: HttpRequest, project, *, chosen: list[str] = ()) -> 
 def _item_context(assignment: Assignment) -> dict[str, Any]:
     work = selectors.assignment_work_get(assignment=assignment)
     version = work.schema_version
+    choices = label_choices(work.labels)
+    multi = bool(version and version.schema.selection == LabelSchema.Selection.MULTI)
+    none_option = bool(multi and version.schema.none_option)
     return {
         "item": work.item,
         "media": item_media_urls(work.item),
         "metadata": item_metadata_rows(work.item.metadata),
-        "labels": label_choices(work.labels),
-        "multi": bool(version and version.schema.selection == LabelSchema.Selection.MULTI),
+        "labels": choices,
+        "multi": multi,
+        "none_option": none_option,
+        "none_key": none_of_these_key(choices) if none_option else "",
     }
-
-
-# A path on our own origin, as browsers read it too: they drop tabs and line breaks inside URLs and
-# take a backslash for a slash, so "/\\host" or "/<tab>/host" would leave our origin.
-_OWN_PATH = re.compile(r"(?:/(?![/\\])|[A-Za-z0-9_~-])[^\s\\]*\Z")
-
-
-def _guideline_image_source(tag: str, attribute: str, value: str) -> str | None:
-    """nh3's attribute filter: an image's source only from Quorum itself (a path) or an allowed
-    media host, so a guideline cannot make every annotator's browser fetch any URL. Others lose
-    their source (the image's alt text stays, as text)."""
-    if tag != "img" or attribute != "src":
-        return value
-    try:
-        parts = urlsplit(value.strip())
-        host = parts.hostname
-    except ValueError:  # an unbalanced [ in the host
-        return None
-    if not parts.scheme and not parts.netloc and _OWN_PATH.match(value):
-        return value  # a path on our own origin
-    if parts.scheme.lower() in settings.QUORUM_MEDIA_URL_SCHEMES and media_host_allowed(host):
-        return value
-    return None
 
 
 def _guideline_html(guideline: Guideline | None) -> SafeString:
@@ -251,5 +242,4 @@ def _guideline_html(guideline: Guideline | None) -> SafeString:
     hosts), so it is safe to mark safe."""
     if guideline is None:
         return mark_safe("")
-    html = markdown.markdown(guideline.body, extensions=["extra", "sane_lists"], output_format="html")
-    return mark_safe(nh3.clean(html, link_rel="noopener noreferrer nofollow", attribute_filter=_guideline_image_source))
+    return guideline_html(guideline.body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import TokenViewSet
+from annotation.api.authoring import GuidelineDraftViewSet, GuidelineViewSet, LabelSchemaViewSet
 from annotation.api.views import AnnotationViewSet, AssignmentViewSet, FlagViewSet, ImportJobViewSet
 from delivery.api.views import DeliveryViewSet, EvaluationViewSet, WebhookEndpointViewSet
 from quality.api.views import (
@@ -31,6 +32,10 @@ router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("annotations", AnnotationViewSet, basename="annotation")
 router.register("flags", FlagViewSet, basename="flag")
 router.register("imports", ImportJobViewSet, basename="importjob")
+# Authoring (annotation.api.authoring): schemas and their drafts, guideline drafts and versions.
+router.register("schemas", LabelSchemaViewSet, basename="labelschema")
+router.register("guideline-drafts", GuidelineDraftViewSet, basename="guidelinedraft")
+router.register("guidelines", GuidelineViewSet, basename="guideline")
 router.register("quality/reports", AgreementReportViewSet, basename="agreementreport")
 router.register("quality/jobs", QualityJobViewSet, basename="qualityjob")
 router.register("quality/audit-samples", AuditSampleViewSet, basename="auditsample")

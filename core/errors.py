@@ -59,3 +59,30 @@ class Conflict(QuorumError):
         if self.version is not None:
             data["version"] = self.version
         return data
+
+
+class StaleEdit(QuorumError):
+    """A save of a draft that someone else changed since the editor read it (the API answers 409).
+    `current` describes what is stored now: who saved it, when, its revision and what changed."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, *, current: dict[str, object], field: str | None = "revision"):
+        super().__init__(message, field=field)
+        self.current = current
+
+    def as_dict(self) -> dict[str, object]:
+        return {**super().as_dict(), "current": self.current}
+
+
+class AcknowledgementNeeded(QuorumError):
+    """The annotator must acknowledge the guideline in force before they get another item."""
+
+    code = "guideline_unacknowledged"
+
+    def __init__(self, message: str, *, guideline_id: int):
+        super().__init__(message, field="guideline")
+        self.guideline_id = guideline_id
+
+    def as_dict(self) -> dict[str, object]:
+        return {**super().as_dict(), "guideline": self.guideline_id}

@@ -12,7 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from core.errors import Conflict, NotAllowed, QueueUnavailable, QuorumError
+from core.errors import Conflict, NotAllowed, QueueUnavailable, QuorumError, StaleEdit
 
 
 def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(exc.as_dict(), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, QueueUnavailable):
         return Response(exc.as_dict(), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
-    if isinstance(exc, Conflict):
+    if isinstance(exc, Conflict | StaleEdit):
         return Response(exc.as_dict(), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, QuorumError):
         return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)

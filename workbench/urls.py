@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workbench import project_settings, team, views
+from workbench import authoring, project_settings, team, views
 
 app_name = "projects"
 
@@ -28,6 +28,13 @@ urlpatterns = [
     path("<int:pk>/team/<int:membership_pk>/profile/", team.member_profile, name="member_profile"),
     path("<int:pk>/team/<int:membership_pk>/remove/", team.member_remove, name="member_remove"),
     path("<int:pk>/settings/", project_settings.settings_page, name="settings"),
+    # Authoring (workbench.authoring): the project's label schema and guideline.
+    path("<int:pk>/schema/", authoring.schema_edit, name="schema_edit"),
+    path("<int:pk>/schema/preview/", authoring.schema_preview, name="schema_preview"),
+    path("<int:pk>/schema/publish/", authoring.schema_publish, name="schema_publish"),
+    path("<int:pk>/guideline/", authoring.guideline_edit, name="guideline_edit"),
+    path("<int:pk>/guideline/preview/", authoring.guideline_preview, name="guideline_preview"),
+    path("<int:pk>/guideline/publish/", authoring.guideline_publish, name="guideline_publish"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/comments/", views.request_comment, name="request_comment"),

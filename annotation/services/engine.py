@@ -29,7 +29,7 @@ from annotation.selectors import (
     work_project_from_row,
 )
 from annotation.sql import LEASE_ITEM_COLUMNS, open_item_lease_sql, work_context_sql, work_project_columns
-from core.errors import NotAllowed, QuorumError
+from core.errors import AcknowledgementNeeded, NotAllowed, QuorumError
 from core.rows import row_instance
 from projects import access
 from projects.models import Membership, Project
@@ -141,6 +141,14 @@ def assignment_next(
     if context is None:
         context = _work_context(project=project, annotator=annotator, now=now)
     _eligibility_check(project=project, annotator=annotator, membership=context.membership)
+    if context.acknowledgement_pending:
+        guideline = context.in_force.guideline
+        raise AcknowledgementNeeded(
+            f"guideline v{guideline.version} of {project.name!r} was published since you last worked on it: "
+            "read what changed and acknowledge it before your next item "
+            f"(POST /api/v1/guidelines/{guideline.pk}/acknowledge/)",
+            guideline_id=guideline.pk,
+        )
     # The annotator's open leases (there is rarely more than one): the live one is resumed,
     # lapsed ones are expired. Usually there is none, and the context query said so.
     mine = []
@@ -173,6 +181,7 @@ class WorkContext:
     membership: Any  # (paused_at, paused_reason) of the active annotator membership, or None
     has_open_lease: bool
     in_force: InForce
+    acknowledgement_pending: bool  # a guideline version published since they started waits for them
     gold_due: bool
     graphic_capped: bool
 
@@ -213,6 +222,7 @@ def _work_context_row(*, project_id: int, annotator: User, now) -> tuple[Any, ..
                 *(annotator.pk, ACTIVE),
                 *[annotator.pk] * 2,
                 *(annotator.graphic_daily_cap is not None, annotator.pk, day_start),
+                annotator.pk,
                 *(annotator.pk, Membership.Role.ANNOTATOR),
                 project_id,
             ],
@@ -233,7 +243,8 @@ def _work_context_from(*, project: Project, annotator: User, row: Sequence[Any])
     return WorkContext(
         membership=membership,
         has_open_lease=bool(has_open_lease),
-        in_force=in_force_from_row(project_id=project.pk, row=row[7:]),
+        in_force=in_force_from_row(project_id=project.pk, row=row[7:11]),
+        acknowledgement_pending=bool(row[11]),
         gold_due=project.gold_rate > 0 and gold < math.floor((total + 1) * project.gold_rate),
         graphic_capped=cap is not None and graphic >= cap,
     )

@@ -63,7 +63,10 @@ def annotation_submit(
     if version is None:
         raise QuorumError(f"project {project.name!r} has no label schema", field="labels")
     allowed = [label.key for label in in_force.labels]
-    chosen = labels_chosen_check(labels, allowed=allowed, multi=version.schema.selection == LabelSchema.Selection.MULTI)
+    schema = version.schema
+    chosen = labels_chosen_check(
+        labels, allowed=allowed, multi=schema.selection == LabelSchema.Selection.MULTI, none_option=schema.none_option
+    )
     if not isinstance(time_spent_ms, int) or isinstance(time_spent_ms, bool) or time_spent_ms < 0:
         raise QuorumError("time_spent_ms: give a whole number of milliseconds, 0 or more", field="time_spent_ms")
     annotation = row_instance(  # the row about to be written (its id once it is)

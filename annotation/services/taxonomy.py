@@ -5,12 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef
 
-from annotation.models import Guideline, Label, LabelSchema, LabelSchemaVersion
+from annotation.models import (
+    Assignment,
+    Guideline,
+    GuidelineAcknowledgement,
+    GuidelineDraft,
+    Label,
+    LabelSchema,
+    LabelSchemaVersion,
+    SchemaDraft,
+)
 from annotation.selectors import schema_version_current
 from annotation.validation import label_definitions_clean
 from core.errors import NotAllowed, QuorumError
 from projects import access
+from projects.models import Membership
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -73,6 +84,7 @@ def schema_version_create(
             description=data["description"],
             severity=data["severity"],
             shortcut=data["shortcut"],
+            examples=data["examples"],
             order=order,
         )
         label.full_clean(exclude=["version", "parent"])
@@ -86,12 +98,18 @@ def schema_version_create(
             children.append(label)
     if children:
         Label.objects.bulk_update(children, ["parent"])
+    # A draft opened before this version was made is stale now: its next save is refused.
+    SchemaDraft.objects.filter(schema=schema).update(revision=F("revision") + 1)
     return version
 
 
 @transaction.atomic
 def guideline_publish(*, project: Project, body: str, actor: User, note: str = "") -> Guideline:
-    """Publish a new guideline version for `project`; it is in force from now on."""
+    """Publish a new guideline version for `project`; it is in force from now on.
+
+    From version 2 on, every active annotator who has worked on the project gets a pending
+    acknowledgement: `next` gives them no item until they acknowledge what changed. An open
+    draft of the project's guideline becomes stale (its next save is refused)."""
     access.require_lead(actor, project)
     if not (body or "").strip():
         raise QuorumError("body: the guideline is empty", field="body")
@@ -101,4 +119,25 @@ def guideline_publish(*, project: Project, body: str, actor: User, note: str = "
     )
     guideline.full_clean()
     guideline.save()
+    GuidelineDraft.objects.filter(project=project).update(revision=F("revision") + 1)
+    if guideline.version > 1:
+        _acknowledgements_open(guideline=guideline)
     return guideline
+
+
+def _acknowledgements_open(*, guideline: Guideline) -> None:
+    """A pending acknowledgement of `guideline` for each active annotator of its project who has
+    worked there (held any assignment): they labeled under an earlier version, so they read what
+    changed before their next item. Annotators who start later read the guideline in force."""
+    annotators = (
+        Membership.objects.filter(project_id=guideline.project_id, role=Membership.Role.ANNOTATOR, is_active=True)
+        .filter(Exists(Assignment.objects.filter(project_id=guideline.project_id, annotator_id=OuterRef("user_id"))))
+        .values_list("user_id", flat=True)
+    )
+    GuidelineAcknowledgement.objects.bulk_create(
+        [
+            GuidelineAcknowledgement(project_id=guideline.project_id, guideline=guideline, annotator_id=user_id)
+            for user_id in annotators
+        ],
+        ignore_conflicts=True,
+    )

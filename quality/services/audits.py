@@ -349,6 +349,7 @@ def review_record(
             allowed=version.labels.values_list("key", flat=True),
             multi=version.schema.selection == LabelSchema.Selection.MULTI,
             where="correct_labels",
+            none_option=version.schema.none_option,
         )
         if sorted(labels) == sorted(annotation.labels):
             raise QuorumError(

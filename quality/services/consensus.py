@@ -247,6 +247,7 @@ def adjudication_record(*, item: Item, reviewer: User, labels: list[str] | str, 
         labels,
         allowed=version.labels.values_list("key", flat=True),
         multi=version.schema.selection == LabelSchema.Selection.MULTI,
+        none_option=version.schema.none_option,
     )
     adjudication = Adjudication(
         item=item, project=project, reviewer=reviewer, labels=chosen, reason=(reason or "").strip()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from annotation.models import LabelSchema
 from annotation.selectors import schema_version_current
+from annotation.services import authoring
 from annotation.validation import label_key_check
 from core.errors import IllegalTransition, NotAllowed, QuorumError
 from projects import access
@@ -174,6 +175,7 @@ def datarequest_accept(
     data_request.decided_by = actor
     data_request.decided_at = timezone.now()
     data_request.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
+    label_schema = data_request.label_schema or _proposed_schema_draft(data_request=data_request, actor=actor)
     project = project_create(
         actor=actor,
         name=name or data_request.title,
@@ -185,7 +187,7 @@ def datarequest_accept(
         languages=data_request.languages,
         priority=data_request.priority,
         deadline=data_request.deadline,
-        label_schema=data_request.label_schema,
+        label_schema=label_schema,
         min_alpha=data_request.min_alpha,
         min_gold_accuracy=data_request.min_gold_accuracy,
     )
@@ -198,6 +200,26 @@ def datarequest_accept(
         data_request=data_request,
     )
     return project
+
+
+def _proposed_schema_draft(*, data_request: DataRequest, actor: User) -> LabelSchema | None:
+    """A new label schema whose draft v1 holds the request's proposed labels (None when it
+    proposed none): the lead edits and publishes it from the project's schema page."""
+    proposed = data_request.proposed_labels or []
+    if not proposed:
+        return None
+    labels = [
+        {"key": label["key"], "name": label.get("name") or label["key"], "description": label.get("definition") or ""}
+        for label in proposed
+    ]
+    draft = authoring.schema_draft_create(
+        name=authoring.schema_unique_name(data_request.title),
+        labels=labels,
+        actor=actor,
+        description=f"Proposed with the request “{data_request.title}”.",
+        note="Labels proposed by the request",
+    )
+    return draft.schema
 
 
 @transaction.atomic
