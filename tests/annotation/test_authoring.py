@@ -44,7 +44,7 @@ def test_schema_draft_create_has_no_version_until_published(lead):
     ("labels", "field", "words"),
     [
         ([{"key": "a"}, {"key": "a"}], "labels[1].key", "used twice"),
-        ([{"key": "a", "shortcut": "x"}, {"key": "b", "shortcut": "x"}], "labels[1].shortcut", "already the shortcut"),
+        ([{"key": "a", "shortcut": "z"}, {"key": "b", "shortcut": "z"}], "labels[1].shortcut", "already the shortcut"),
         ([{"key": "a", "parent": "b"}, {"key": "b", "parent": "a"}], "labels[0].parent", "loops back"),
         ([{"key": "a", "parent": "nope"}], "labels[0].parent", "not a key"),
         ([{"key": "a", "examples": "not a list"}], "labels[0].examples", "list of example texts"),

@@ -332,10 +332,11 @@ def test_task_page_query_count(client, annotator, live, django_assert_num_querie
     client.get(_task_url(live))  # the first lease
     # session, user, project, roles; the engine (membership, open lease and what is in force in
     # one statement; the lease resumed outside any transaction: a version's labels are kept per
-    # process); graphic cap; and for the whole page the guideline's text
-    with django_assert_num_queries(8):
+    # process); graphic cap; the progress line (the annotator's count today); and for the whole
+    # page the guideline's text
+    with django_assert_num_queries(9):
         client.get(_task_url(live))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         client.get(_task_url(live), HTTP_HX_REQUEST="true")
 
 

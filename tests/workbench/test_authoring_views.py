@@ -80,7 +80,7 @@ def test_schema_page_creates_a_schema_for_the_project(client, lead, blank):
     ("rows", "message"),
     [
         ([{"key": "a"}, {"key": "a"}], "Label row 2, key: 'a' is used twice"),
-        ([{"key": "a", "shortcut": "x"}, {"key": "b", "shortcut": "x"}], "Label row 2, shortcut:"),
+        ([{"key": "a", "shortcut": "z"}, {"key": "b", "shortcut": "z"}], "Label row 2, shortcut:"),
         ([{"key": "a", "parent": "b"}, {"key": "b", "parent": "a"}], "Label row 1, parent: the hierarchy loops back"),
         ([{"key": "a", "parent": "zz"}], "Label row 1, parent: 'zz' is not a key in this schema"),
     ],
