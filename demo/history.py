@@ -47,10 +47,13 @@ from annotation.models import (
     Batch,
     Flag,
     Guideline,
+    GuidelineAcknowledgement,
     Item,
     LabelSchema,
     LabelSchemaVersion,
 )
+from annotation.services.authoring import guideline_acknowledge
+from core.errors import AcknowledgementNeeded
 from projects.models import Activity, Blocker, DataRequest, Membership, Milestone, PhaseTransition, Project
 from quality.models import AgreementReport, AuditSample, Review
 
@@ -69,6 +72,7 @@ STAMPED: tuple[tuple[type, tuple[str, ...]], ...] = (
     (LabelSchema, ("created_at",)),
     (LabelSchemaVersion, ("created_at",)),
     (Guideline, ("created_at",)),
+    (GuidelineAcknowledgement, ("created_at", "acknowledged_at")),
     (Batch, ("created_at",)),
     (Item, ("created_at",)),
     (Flag, ("created_at", "answered_at")),
@@ -155,6 +159,17 @@ def handling_ms(rng: random.Random, pace: Pace, slowness: float) -> int:
     return int(min(max(seconds, 1.5), 360) * 1000)
 
 
+def next_item(clock: Clock, *, project: Project, annotator: User, moment: datetime) -> Assignment | None:
+    """The annotator's next item at `moment`, as the task page gets it: when a new guideline
+    version waits for their acknowledgement, they read it and acknowledge it first (then)."""
+    try:
+        return annotation_services.assignment_next(project=project, annotator=annotator, now=moment)
+    except AcknowledgementNeeded as needed:
+        with clock.at(moment):
+            guideline_acknowledge(guideline=Guideline.objects.get(pk=needed.guideline_id), actor=annotator)
+        return annotation_services.assignment_next(project=project, annotator=annotator, now=moment)
+
+
 def work_day(rng: random.Random, clock: Clock, work: WorkDay, day: date, *, scale: float = 1.0) -> int:
     """Simulate one day of `work.annotators` on `work.project`; returns the annotations written.
 
@@ -180,7 +195,7 @@ def work_day(rng: random.Random, clock: Clock, work: WorkDay, day: date, *, scal
         if moment >= latest:
             continue
         person = work.annotators[index]
-        assignment = annotation_services.assignment_next(project=work.project, annotator=person, now=moment)
+        assignment = next_item(clock, project=work.project, annotator=person, moment=moment)
         if assignment is None:
             continue  # nothing left for this annotator in this project
         pace = work.paces[person.username]

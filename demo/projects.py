@@ -1209,9 +1209,7 @@ def _text_training_project(demo: _Demo, project: Project) -> None:
         _reached(demo, plan["75% annotated"], demo.clock.moment(0, 9))
     # Two annotators are in the middle of an item right now.
     for name in ("ana", "chen"):
-        annotation_services.assignment_next(
-            project=project, annotator=u[name], now=demo.clock.now - timedelta(minutes=2)
-        )
+        history.next_item(demo.clock, project=project, annotator=u[name], moment=demo.clock.now - timedelta(minutes=2))
     total = first_pilot + second_pilot + done
     demo.say(f"Project {project.name!r}: production, {len(items)} text items (EN/ES), {total} annotations.")
 
