@@ -34,3 +34,9 @@ class NotAllowed(QuorumError):
     """The actor's role on the object does not permit this change."""
 
     code = "not_allowed"
+
+
+class TooLarge(QuorumError):
+    """A request body or an uploaded file over its size limit (the API answers 413)."""
+
+    code = "too_large"

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotAllowed, QuorumError
+from core.parsers import upload_size_check
 from delivery import metrics, policies
 from delivery.models import Delivery, Evaluation, Format
 from delivery.services.storage import EVAL, INDEX_FILE, delivery_folder
@@ -36,6 +37,7 @@ def evaluation_create(*, delivery: Delivery, actor: User, file: UploadedFile, na
         raise QuorumError(f"delivery {delivery.pk} is {delivery.status}; evaluate on a done delivery", field="delivery")
     if not delivery.manifest.get("counts", {}).get("by_split", {}).get(EVAL):
         raise QuorumError(f"delivery {delivery.pk} has no evaluation split", field="delivery")
+    upload_size_check(file.size)
     suffix = Path(file.name or "").suffix.lower().lstrip(".")
     fmt = {"csv": Format.CSV, "jsonl": Format.JSONL, "ndjson": Format.JSONL}.get(suffix)
     if fmt is None:
