@@ -64,10 +64,21 @@ def _prediction_rows(evaluation: Evaluation) -> Iterator[tuple[int, dict[str, An
 
     with evaluation.file.open("rb") as handle:
         if evaluation.format == Format.CSV:
-            reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
-            for row in reader:
+            # Bytes that are not UTF-8 reach their cell as lone surrogates (an unknown item or label
+            # by row), and a row the csv module refuses (a field over its size limit) is a bad row:
+            # neither stops the file with an internal error.
+            reader = csv.DictReader(
+                io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            )
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield reader.line_num, {"__error__": f"not a readable CSV row ({exc})"}
+                    continue
                 yield reader.line_num, row
-            return
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
