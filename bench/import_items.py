@@ -111,7 +111,7 @@ def main() -> None:
         ids = [f"bench-{index}" for index in range(0, 10_000, 2)]
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + existing_external_ids_sql("postgresql"), [project.pk, ids])
-            print("\n".join(row[0] for row in cursor.fetchall()))
+            print("\n".join(row[0][:120] for row in cursor.fetchall()))
 
 
 if __name__ == "__main__":

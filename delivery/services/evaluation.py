@@ -76,7 +76,8 @@ def _prediction_rows(evaluation: Evaluation) -> Iterator[tuple[int, dict[str, An
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    yield reader.line_num, {"__error__": f"not a readable CSV row ({exc})"}
+                    # Raised before line_num counts the line being read: that line is the next.
+                    yield reader.line_num + 1, {"__error__": f"not a readable CSV row ({exc})"}
                     continue
                 yield reader.line_num, row
         for number, line in enumerate(handle, start=1):
