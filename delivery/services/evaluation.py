@@ -64,12 +64,9 @@ def _prediction_rows(evaluation: Evaluation) -> Iterator[tuple[int, dict[str, An
 
     with evaluation.file.open("rb") as handle:
         if evaluation.format == Format.CSV:
-            # Bytes that are not UTF-8 reach their cell as lone surrogates (an unknown item or label
-            # by row), and a row the csv module refuses (a field over its size limit) is a bad row:
-            # neither stops the file with an internal error.
-            reader = csv.DictReader(
-                io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            )
+            # A row the csv module refuses (a field over its size limit) is a bad row, not the end
+            # of the file. (A file that is not UTF-8 still fails the evaluation, as before.)
+            reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
             while True:
                 try:
                     row = next(reader)
