@@ -248,6 +248,22 @@ _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _STRIPPED = frozenset({"external_id", "image_url", "video_url", "audio_url", "modality", "language"})
 
 
+class RowErrors(QuorumError):
+    """Every bad column of one row. Its message, field and row are the first error's (so a caller
+    that shows one error shows that one); `errors` holds them all, in column order."""
+
+    def __init__(self, errors: list[QuorumError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, field=first.field, row=first.row, code=first.code)
+        self.errors = errors
+
+
+# Limits on a value, so a row cannot hold what the database, the encoder or a page cannot take.
+MAX_METADATA_CHARS = 100_000  # as JSON
+MAX_JSON_DEPTH = 64
+INT64 = (-(2**63), 2**63 - 1)
+
+
 def _fail(row_number: int | None, column: str, message: str) -> QuorumError:
     prefix = f"row {row_number}, column {column}" if row_number is not None else column
     return QuorumError(f"{prefix}: {message}", field=column, row=row_number)
@@ -258,6 +274,23 @@ def _missing(value: Any) -> bool:
     return value is None or value == "" or value == [] or (isinstance(value, float) and value != value)
 
 
+def _not_utf8(value: str) -> bool:
+    """True when `value` holds a lone surrogate: a JSON escape such as \\ud800 without its pair, or
+    a byte that was not UTF-8 (the readers decode with surrogateescape, so such bytes arrive as
+    lone surrogates rather than stopping the file). PostgreSQL and the encoders refuse them."""
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_NOT_UTF8 = "is not valid UTF-8 text (a byte that is not UTF-8, or a lone surrogate such as \\ud800)"
+_TEXT_TYPES = (str, int, float)
+
+
 def _text(row: Mapping[str, Any], column: str, row_number: int | None) -> str:
     value = row.get(column)
     if value is None:
@@ -265,12 +298,112 @@ def _text(row: Mapping[str, Any], column: str, row_number: int | None) -> str:
     if value.__class__ is not str:
         if _missing(value):
             return ""
+        # Numbers (a JSON or Parquet id such as 123) read as their text; anything else would be
+        # stored as its Python repr, so it is refused.
+        if not isinstance(value, _TEXT_TYPES) or isinstance(value, bool):
+            raise _fail(row_number, column, f"is {_kind(value)}, not text")
+        if isinstance(value, float) and value in (float("inf"), float("-inf")):
+            raise _fail(row_number, column, f"{value!r} is not text")
         value = str(value)
     if not value:
         return ""
     if "\x00" in value:
         raise _fail(row_number, column, "contains a NUL character")
+    if _not_utf8(value):
+        raise _fail(row_number, column, _NOT_UTF8)
     return value.strip() if column in _STRIPPED else value
+
+
+def _kind(value: Any) -> str:
+    """How an error names a value's type: 'an object', 'a list', 'true or false', ..."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, bytes | bytearray):
+        return "binary data"
+    return f"a {type(value).__name__}"
+
+
+def _metadata(row: Mapping[str, Any], row_number: int | None) -> dict[str, Any]:
+    metadata = row.get("metadata")
+    if _missing(metadata):
+        return {}
+    if isinstance(metadata, str):
+        if len(metadata) > MAX_METADATA_CHARS:
+            raise _fail(row_number, "metadata", f"longer than {MAX_METADATA_CHARS} characters")
+        try:
+            metadata = json.loads(metadata)  # exact integers, unlike orjson's floats past 64 bits
+        except RecursionError:
+            raise _fail(row_number, "metadata", f"is nested deeper than {MAX_JSON_DEPTH} levels") from None
+        except ValueError:
+            raise _fail(row_number, "metadata", "is not valid JSON") from None
+    if not isinstance(metadata, dict):
+        raise _fail(row_number, "metadata", "must be a JSON object")
+    problem = json_value_problem(metadata)
+    if problem:
+        raise _fail(row_number, "metadata", problem)
+    return metadata
+
+
+def json_value_problem(value: Any, *, max_chars: int = MAX_METADATA_CHARS) -> str | None:
+    """What makes a JSON value unstorable, or None: a NUL character (PostgreSQL's jsonb refuses
+    it), a lone surrogate, an integer beyond 64 bits, nesting deeper than MAX_JSON_DEPTH, a
+    non-finite number, more than `max_chars` characters as JSON. The answer names where, as a
+    path (`metadata.a[2]`). Iterative, so no depth of nesting can exhaust the stack."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    size = 0
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"is nested deeper than {MAX_JSON_DEPTH} levels (at {_path(path)})"
+        if isinstance(node, dict):
+            size += 2 + 2 * len(node)
+            for key, child in node.items():
+                if not isinstance(key, str):
+                    return f"has a key that is not text (at {_path(path)})"
+                problem = _string_problem(key)
+                if problem:
+                    return f"{problem} in a key (at {_path(path)})"
+                size += len(key) + 2
+                stack.append((child, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(node, list | tuple):
+            size += 2 + len(node)
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(node))
+        elif isinstance(node, str):
+            problem = _string_problem(node)
+            if problem:
+                return f"{problem} (at {_path(path)})"
+            size += len(node) + 2
+        elif isinstance(node, bool) or node is None:
+            size += 4
+        elif isinstance(node, int):
+            if not INT64[0] <= node <= INT64[1]:
+                return f"holds an integer beyond 64 bits (at {_path(path)})"
+            size += 8
+        elif isinstance(node, float):
+            if node != node or node in (float("inf"), float("-inf")):
+                return f"holds {node!r}, which JSON cannot carry (at {_path(path)})"
+            size += 8
+        else:
+            return f"holds {_kind(node)}, which JSON cannot carry (at {_path(path)})"
+        if size > max_chars:
+            return f"longer than {max_chars} characters as JSON"
+    return None
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character"
+    if _not_utf8(text):
+        return "contains text that is not valid UTF-8 (a lone surrogate)"
+    return None
+
+
+def _path(path: str) -> str:
+    return f"metadata.{path}" if path else "metadata"
 
 
 def item_row_clean(
@@ -278,85 +411,122 @@ def item_row_clean(
 ) -> dict[str, Any]:
     """Check one incoming item (from a file row or an API body) and return the model fields.
 
-    Errors say the row (when there is one) and the column. This runs once per imported row, so it
-    is written for speed: module-level helpers, no per-row closures or enum look-ups.
+    Errors say the row (when there is one) and the column; every bad column of the row is found,
+    and raised together as RowErrors. This runs once per imported row, so it is written for
+    speed: module-level helpers, no per-row closures or enum look-ups.
     """
-    external_id = _text(row, "external_id", row_number)
-    if not external_id:
-        raise _fail(row_number, "external_id", "missing: every item needs an external id")
-    if len(external_id) > 200:
-        raise _fail(row_number, "external_id", "longer than 200 characters")
+    errors: list[QuorumError] = []
+    try:
+        external_id = _text(row, "external_id", row_number)
+        if not external_id:
+            raise _fail(row_number, "external_id", "missing: every item needs an external id")
+        if len(external_id) > 200:
+            raise _fail(row_number, "external_id", "longer than 200 characters")
+    except QuorumError as exc:
+        errors.append(exc)
+        external_id = ""
 
     values: dict[str, Any] = {"external_id": external_id}
     has_content = False
     for column in CONTENT_FIELDS:
-        value = _text(row, column, row_number)
-        if value:
-            has_content = True
-            if column in URL_FIELDS:
-                try:
-                    media_url_check(value, where=column)
-                except QuorumError as exc:
-                    raise _fail(row_number, column, exc.message.split(": ", 1)[1]) from None
-            elif len(value) > MAX_TEXT_CHARS:
-                raise _fail(row_number, column, f"longer than {MAX_TEXT_CHARS} characters")
+        try:
+            value = _text(row, column, row_number)
+            if value:
+                has_content = True
+                if column in URL_FIELDS:
+                    try:
+                        media_url_check(value, where=column)
+                    except QuorumError as exc:
+                        raise _fail(row_number, column, exc.message.split(": ", 1)[1]) from None
+                elif len(value) > MAX_TEXT_CHARS:
+                    raise _fail(row_number, column, f"longer than {MAX_TEXT_CHARS} characters")
+        except QuorumError as exc:
+            errors.append(exc)
+            has_content = True  # it has content, only bad content
+            value = ""
         values[column] = value
     if not has_content:
-        raise _fail(
-            row_number, "text", "missing: the item has no content (text, image_url, video_url, audio_url or ocr_text)"
+        errors.append(
+            _fail(
+                row_number,
+                "text",
+                "missing: the item has no content (text, image_url, video_url, audio_url or ocr_text)",
+            )
         )
 
-    modality = _text(row, "modality", row_number) or _infer_modality(values)
-    if modality not in _MODALITIES:
-        raise _fail(row_number, "modality", f"{modality!r} is not one of {_MODALITY_LIST}")
-    for column in _REQUIRED_CONTENT.get(modality, ()):
-        if not values[column]:
-            raise _fail(row_number, column, f"missing: an item of modality {modality} needs {column}")
+    try:
+        modality = _text(row, "modality", row_number) or _infer_modality(values)
+        if modality not in _MODALITIES:
+            raise _fail(row_number, "modality", f"{modality!r} is not one of {_MODALITY_LIST}")
+        if not errors:  # a content column already reported would be reported again as missing
+            for column in _REQUIRED_CONTENT.get(modality, ()):
+                if not values[column]:
+                    raise _fail(row_number, column, f"missing: an item of modality {modality} needs {column}")
+    except QuorumError as exc:
+        errors.append(exc)
+        modality = ""
     values["modality"] = modality
 
-    metadata = row.get("metadata")
-    if _missing(metadata):
-        metadata = {}
-    elif isinstance(metadata, str):
-        try:
-            metadata = json.loads(metadata)
-        except ValueError:
-            raise _fail(row_number, "metadata", "is not valid JSON") from None
-    if not isinstance(metadata, dict):
-        raise _fail(row_number, "metadata", "must be a JSON object")
-    values["metadata"] = metadata
+    try:
+        values["metadata"] = _metadata(row, row_number)
+    except QuorumError as exc:
+        errors.append(exc)
 
-    language = _text(row, "language", row_number)
-    if language and not _LANGUAGE_RE.match(language):
-        raise _fail(row_number, "language", f"{language!r} is not a language code such as 'en' or 'pt-BR'")
-    values["language"] = language
+    try:
+        language = _text(row, "language", row_number)
+        if language and not _LANGUAGE_RE.match(language):
+            raise _fail(row_number, "language", f"{language!r} is not a language code such as 'en' or 'pt-BR'")
+        values["language"] = language
+    except QuorumError as exc:
+        errors.append(exc)
 
-    values["is_graphic"] = _bool_value(row.get("is_graphic"), row_number)
-    values["priority"] = _int_value(
-        row.get("priority"), row_number, "priority", default=0, low=-1_000_000, high=1_000_000
-    )
-    values["required_annotations"] = _int_value(
-        row.get("required_annotations"), row_number, "required_annotations", default=default_overlap, low=1, high=50
-    )
+    try:
+        values["is_graphic"] = _bool_value(row.get("is_graphic"), row_number)
+    except QuorumError as exc:
+        errors.append(exc)
+    try:
+        values["priority"] = _int_value(
+            row.get("priority"), row_number, "priority", default=0, low=-1_000_000, high=1_000_000
+        )
+    except QuorumError as exc:
+        errors.append(exc)
+    try:
+        values["required_annotations"] = _int_value(
+            row.get("required_annotations"),
+            row_number,
+            "required_annotations",
+            default=default_overlap,
+            low=1,
+            high=50,
+        )
+    except QuorumError as exc:
+        errors.append(exc)
 
-    gold = row.get("gold_label")
-    if _missing(gold):
-        values["gold_labels"] = None
-    else:
-        if isinstance(gold, str):
-            gold = [part.strip() for part in gold.split("|") if part.strip()]
-        if label_keys is None:
-            raise _fail(
-                row_number, "gold_label", "the project has no label schema yet, so gold labels cannot be checked"
-            )
-        try:
-            values["gold_labels"] = labels_chosen_check(gold, allowed=label_keys, multi=multi, where="gold_label")
-        except QuorumError as exc:
-            message = exc.message.split(": ", 1)[1].replace("is not a label", "is an unknown gold label, not a label")
-            raise _fail(row_number, "gold_label", message) from None
+    try:
+        values["gold_labels"] = _gold_labels(row.get("gold_label"), row_number, label_keys, multi)
+    except QuorumError as exc:
+        errors.append(exc)
+    if errors:
+        raise RowErrors(errors)
     values["is_gold"] = values["gold_labels"] is not None
     values["content_hash"] = item_content_hash(values)
     return values
+
+
+def _gold_labels(gold: Any, row_number: int | None, label_keys: set[str] | None, multi: bool) -> list[str] | None:
+    if _missing(gold):
+        return None
+    if isinstance(gold, str):
+        gold = [part.strip() for part in gold.split("|") if part.strip()]
+    if label_keys is None:
+        raise _fail(row_number, "gold_label", "the project has no label schema yet, so gold labels cannot be checked")
+    if isinstance(gold, list) and not all(isinstance(key, str) for key in gold):
+        raise _fail(row_number, "gold_label", "give label keys as text")
+    try:
+        return labels_chosen_check(gold, allowed=label_keys, multi=multi, where="gold_label")
+    except QuorumError as exc:
+        message = exc.message.split(": ", 1)[1].replace("is not a label", "is an unknown gold label, not a label")
+        raise _fail(row_number, "gold_label", message) from None
 
 
 def _infer_modality(values: Mapping[str, str]) -> str:
@@ -377,6 +547,8 @@ def _bool_value(value: Any, row_number: int | None) -> bool:
         return False
     if isinstance(value, bool):
         return value
+    if not isinstance(value, str | int | float):
+        raise _fail(row_number, "is_graphic", f"is {_kind(value)}, not true or false")
     text = str(value).strip().lower()
     if text in {"1", "true", "yes", "y"}:
         return True
@@ -388,18 +560,32 @@ def _bool_value(value: Any, row_number: int | None) -> bool:
 def _int_value(value: Any, row_number: int | None, column: str, *, default: int, low: int, high: int) -> int:
     if _missing(value):
         return default
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):  # JSON's true is an int to Python: refuse it, do not read it as 1
+        raise _fail(row_number, column, f"{_json_name(value)} is not a whole number")
+    if isinstance(value, int):
         number = value
-    else:
+    elif isinstance(value, str | float):
         try:
             number = int(value)
             if isinstance(value, float) and number != value:
                 raise ValueError
-        except (TypeError, ValueError):
-            raise _fail(row_number, column, f"{value!r} is not a whole number") from None
+        except (ValueError, OverflowError):  # OverflowError: inf from a Parquet float column
+            raise _fail(row_number, column, f"{_short(value)} is not a whole number") from None
+    else:
+        raise _fail(row_number, column, f"is {_kind(value)}, not a whole number")
     if not low <= number <= high:
-        raise _fail(row_number, column, f"{number} is outside {low}..{high}")
+        raise _fail(row_number, column, f"{_short(number)} is outside {low}..{high}")
     return number
+
+
+def _json_name(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _short(value: Any) -> str:
+    """A value for a message, cut to 40 characters (a 5,000-digit number stays readable)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 ITEM_COLUMNS = (
@@ -413,4 +599,12 @@ ITEM_COLUMNS = (
     "required_annotations",
     "gold_label",
 )
-__all__ = ["ITEM_COLUMNS", "item_row_clean", "label_definitions_clean", "labels_chosen_check", "media_url_check"]
+__all__ = [
+    "ITEM_COLUMNS",
+    "RowErrors",
+    "item_row_clean",
+    "json_value_problem",
+    "label_definitions_clean",
+    "labels_chosen_check",
+    "media_url_check",
+]

@@ -283,6 +283,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env_int("QUORUM_API_PAGE_SIZE", 50),
     "DEFAULT_SCHEMA_CLASS": "core.schema.QuorumAutoSchema",
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
+    # DRF's parsers with the body limits applied before reading (core/parsers.py): 413, not a read.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "core.parsers.FormParser", "core.parsers.MultiPartParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -368,6 +370,10 @@ LOGGING = {
 # --- Quorum -----------------------------------------------------------------------------------
 
 QUORUM_MEDIA_URL_SCHEMES = ("http", "https")
+# Uploaded files (item imports, evaluation predictions) larger than this are refused with 413, in
+# the API before the body is read (core/parsers.py) and in the services for pages. Bodies other
+# than file uploads keep Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), answered 413 the same way.
+QUORUM_UPLOAD_MAX_BYTES = env_int("QUORUM_UPLOAD_MAX_BYTES", 512 * 1024 * 1024)
 # API tokens are remembered this long per process (core.authentication): a user deactivated or a
 # token deleted in another process still authenticates there for at most this long. 0: off.
 QUORUM_TOKEN_CACHE_SECONDS = env_int("QUORUM_TOKEN_CACHE_SECONDS", 5)

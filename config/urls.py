@@ -15,6 +15,7 @@ api_patterns = [
 ]
 
 # Under /api/, a path no route matches answers in JSON, like the API's own errors.
+handler400 = "core.exceptions.bad_request"
 handler404 = "core.exceptions.page_not_found"
 handler500 = "core.exceptions.server_error"
 

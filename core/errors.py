@@ -86,3 +86,9 @@ class AcknowledgementNeeded(QuorumError):
 
     def as_dict(self) -> dict[str, object]:
         return {**super().as_dict(), "guideline": self.guideline_id}
+
+
+class TooLarge(QuorumError):
+    """A request body or an uploaded file over its size limit (the API answers 413)."""
+
+    code = "too_large"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -12,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from core.errors import Conflict, NotAllowed, QueueUnavailable, QuorumError, StaleEdit
+from core.errors import Conflict, NotAllowed, QueueUnavailable, QuorumError, StaleEdit, TooLarge
 
 
 def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
@@ -35,6 +37,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(exc.as_dict(), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "30"})
     if isinstance(exc, Conflict | StaleEdit):
         return Response(exc.as_dict(), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, TooLarge):
+        return Response(exc.as_dict(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, QuorumError):
         return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
@@ -71,6 +75,29 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 handler (handler400): what Django refuses before a view answers, such as a
+    body over DATA_UPLOAD_MAX_MEMORY_SIZE or too many form fields. Under /api/ it answers in the
+    API's shape, JSON: 413 for a body that is too large, 400 otherwise; pages keep Django's page."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = {
+            "detail": f"body: the request body is over the limit of {limit} bytes "
+            "(upload files as multipart form data)",
+            "code": TooLarge.code,
+            "field": "body",
+        }
+        return JsonResponse(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return JsonResponse(
+            {"detail": f"body: {exception}", "code": TooLarge.code, "field": "body"},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    return JsonResponse({"detail": "Bad request.", "code": "invalid"}, status=status.HTTP_400_BAD_REQUEST)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -3,8 +3,9 @@
 drf-spectacular documents only the success answer. Clients (and the contract test) also need the
 errors, which all share one body (core.exceptions): 400 for bad input (a body, or query
 parameters such as filters), 401 without valid credentials, 403 when the role does not allow it,
-404 for an object the caller may not see or a page past the end, 415 for a body in a media type
-the operation does not read. An operation's own @extend_schema responses win over these.
+404 for an object the caller may not see or a page past the end, 413 for a body or file over its
+size limit, 415 for a body in a media type the operation does not read. An operation's own
+@extend_schema responses win over these.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ERROR_DESCRIPTIONS = {
     "403": "Your role does not allow this.",
     "404": "No such object among those you may see (in the path, the query or the body), or no such page.",
     "409": "Stale write: the object changed since the version you sent; `changes` says what, `version` is current.",
+    "413": "The body (or the uploaded file) is over its size limit.",
     "415": "The body's Content-Type is not one the operation reads (or the body cannot be parsed as it).",
 }
 
@@ -55,7 +57,7 @@ class QuorumAutoSchema(AutoSchema):
         if "path" in locations or "query" in locations or (authenticated and "requestBody" in operation):
             codes.append("404")
         if "requestBody" in operation:
-            codes.append("415")
+            codes += ["413", "415"]
         error = {"application/json": {"schema": self.resolve_serializer(ErrorSerializer, "response").ref}}
         for code in codes:
             operation["responses"].setdefault(code, {"content": error, "description": ERROR_DESCRIPTIONS[code]})

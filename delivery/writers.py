@@ -5,6 +5,9 @@ rows, so memory stays bounded by the batch, whatever the size of the dataset.
 A column batch is a dict {column: list}; JSON-valued columns (metadata, votes, labels) arrive as
 JSON text and go out as JSON in JSON Lines (orjson.Fragment: not parsed again) and as text in CSV
 and Parquet, except `labels`, which Parquet stores as a list of strings.
+
+CSV text cells go through core.csvsafe (a cell beginning with =, +, -, @, tab or carriage return
+gets a leading quote, so a spreadsheet does not run it); JSON Lines and Parquet keep exact values.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from core.csvsafe import csv_column, csv_row
 
 HASH_BLOCK = 1 << 20
 
@@ -106,10 +111,15 @@ class CsvWriter(Writer):
         super().__init__(path, columns)
         self._file = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._csv = csv.writer(self._file)
-        self._csv.writerow([column.name for column in self.columns])
+        self._csv.writerow(csv_row(column.name for column in self.columns))
+        # Only text columns can hold a formula; numbers and booleans are written as they are.
+        self._text = tuple(column.arrow == pa.string() for column in self.columns)
 
     def write(self, batch: dict[str, list]) -> None:
-        columns = [batch[column.name] for column in self.columns]
+        columns = [
+            csv_column(batch[column.name]) if text else batch[column.name]
+            for column, text in zip(self.columns, self._text, strict=True)
+        ]
         self._csv.writerows(zip(*columns, strict=True))
         self.rows += len(columns[0]) if columns else 0
 

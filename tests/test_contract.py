@@ -223,7 +223,7 @@ def test_assignment_next_refuses_an_id_the_database_cannot_hold(api_client, anno
 def test_schema_documents_the_error_answers(client):
     paths = yaml.safe_load(client.get("/api/v1/schema/").content)["paths"]
     comments = paths["/api/v1/requests/{id}/comments/"]
-    assert set(comments["post"]["responses"]) == {"201", "400", "401", "403", "404", "415"}
+    assert set(comments["post"]["responses"]) == {"201", "400", "401", "403", "404", "413", "415"}
     assert set(comments["get"]["responses"]) == {"200", "400", "401", "403", "404"}
     assert set(paths["/api/v1/requests/{id}/"]["get"]["responses"]) == {"200", "401", "403", "404"}
     error = comments["post"]["responses"]["400"]["content"]["application/json"]["schema"]

@@ -147,15 +147,38 @@ def retrospective_get(*, project: Project, now: datetime | None = None) -> Retro
     )
 
 
+# Names and titles are typed in by people (a project's, a milestone's, a blocker's, a user's), and
+# a Markdown viewer renders raw HTML and links: `<img src=x onerror=...>` or `[here](javascript:...)`
+# in a title would be live in the download. Text from the database is escaped to plain text: HTML's
+# three characters as entities, Markdown's link brackets and backslash with a backslash, and the
+# pipe and line breaks, which would end a table cell or row.
+_MARKDOWN_TEXT = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "\\": "\\\\",
+        "[": "\\[",
+        "]": "\\]",
+        "|": "\\|",
+        "\r": " ",
+        "\n": " ",
+    }
+)
+# The lead's lessons are Markdown (lists, emphasis, links stay), but not HTML.
+_NO_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
 def _cell(value: Any) -> str:
-    """A Markdown table cell: pipes and line breaks would end the cell or the row."""
+    """Text from the database as plain Markdown text (a table cell or a phrase): no raw HTML, no
+    links, nothing that ends the cell or the row."""
     if value is None or value == "":
         return "—"
     if isinstance(value, datetime):
         value = value.strftime("%Y-%m-%d %H:%M")
     elif isinstance(value, date):
         value = value.isoformat()
-    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return str(value).translate(_MARKDOWN_TEXT)
 
 
 def _pct(value: float | None) -> str:
@@ -269,7 +292,7 @@ def retrospective_markdown(retro: Retrospective) -> str:
         "",
         "## Lessons",
         "",
-        project.lessons.strip() or "_None written yet._",
+        project.lessons.strip().translate(_NO_HTML) or "_None written yet._",
         "",
     ]
     return "\n".join(out)

@@ -9,6 +9,8 @@ user (your own assignments; what you lead), so anything else is a 404; domain er
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from django.http import FileResponse
@@ -17,7 +19,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -43,6 +44,8 @@ from annotation.api.serializers import (
     work_data,
 )
 from annotation.models import Annotation, Assignment, Flag, ImportJob
+from core.csvsafe import csv_row
+from core.parsers import FormParser, JSONParser, MultiPartParser
 from core.viewsets import ServiceViewSet
 
 # The work loop's plain input (the usual bodies of next and submit) and the work itself belong to
@@ -169,7 +172,11 @@ class _CSVRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         detail = data.get("detail", "") if isinstance(data, dict) else str(data or "")
-        return ("detail\n" + str(detail).replace("\n", " ") + "\n").encode()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["detail"])
+        writer.writerow(csv_row([str(detail).replace("\n", " ")]))
+        return out.getvalue().encode()
 
 
 @extend_schema(tags=["annotation"])

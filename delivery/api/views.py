@@ -14,12 +14,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import QuorumError
+from core.parsers import FormParser, JSONParser, MultiPartParser
 from core.viewsets import ServiceViewSet
 from delivery import policies, selectors
 from delivery.api.filters import DeliveryFilterSet, EvaluationFilterSet

@@ -30,6 +30,8 @@ from django.utils import timezone
 
 from annotation.models import Annotation
 from core import jobs as core_jobs
+from core.csvsafe import FORMULA_PREFIXES, NEUTRALISED_BY
+from core.csvsafe import MANIFEST_NOTE as CSV_MANIFEST_NOTE
 from core.errors import NotAllowed, QuorumError
 from delivery.models import MANIFEST_SCHEMA_VERSION, Delivery, Format
 from delivery.services.plan import (
@@ -464,6 +466,13 @@ def _delivery_commit(
                 **figures,
             },
             "leakage": leakage,
+            # What the CSV files do to cells a spreadsheet would run (core.csvsafe).
+            "csv_cells": {
+                "formula_neutralisation": True,
+                "prefixed_with": NEUTRALISED_BY,
+                "when_starting_with": sorted(FORMULA_PREFIXES),
+                "note": CSV_MANIFEST_NOTE,
+            },
             "files": files,
         }
         manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)

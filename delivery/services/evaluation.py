@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core import jobs as core_jobs
 from core.errors import NotAllowed, QuorumError
+from core.parsers import upload_size_check
 from delivery import metrics, policies
 from delivery.models import Delivery, Evaluation, Format
 from delivery.services.storage import EVAL, INDEX_FILE, delivery_folder
@@ -38,6 +39,7 @@ def evaluation_create(*, delivery: Delivery, actor: User, file: UploadedFile, na
         raise QuorumError(f"delivery {delivery.pk} is {delivery.status}; evaluate on a done delivery", field="delivery")
     if not delivery.manifest.get("counts", {}).get("by_split", {}).get(EVAL):
         raise QuorumError(f"delivery {delivery.pk} has no evaluation split", field="delivery")
+    upload_size_check(file.size)
     suffix = Path(file.name or "").suffix.lower().lstrip(".")
     fmt = {"csv": Format.CSV, "jsonl": Format.JSONL, "ndjson": Format.JSONL}.get(suffix)
     if fmt is None:
@@ -108,10 +110,19 @@ def _prediction_rows(evaluation: Evaluation) -> Iterator[tuple[int, dict[str, An
 
     with evaluation.file.open("rb") as handle:
         if evaluation.format == Format.CSV:
+            # A row the csv module refuses (a field over its size limit) is a bad row, not the end
+            # of the file. (A file that is not UTF-8 still fails the evaluation, as before.)
             reader = csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8-sig", newline=""))
-            for row in reader:
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    # Raised before line_num counts the line being read: that line is the next.
+                    yield reader.line_num + 1, {"__error__": f"not a readable CSV row ({exc})"}
+                    continue
                 yield reader.line_num, row
-            return
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

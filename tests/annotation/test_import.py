@@ -126,8 +126,6 @@ def test_every_bad_row_is_reported_not_just_the_first(project, lead, tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("broken.jsonl", b'{"external_id": "a", "text": "x"}\n{"external_id": \n', "line 2: not valid JSON"),
-        ("list.jsonl", b'["not", "an", "object"]\n', "line 1: expected a JSON object per line"),
         ("empty.csv", b"", "the CSV file is empty"),
         ("fake.parquet", b"this is not parquet", "not a readable Parquet file"),
     ],
@@ -138,6 +136,25 @@ def test_unreadable_file_fails_cleanly(project, lead, tmp_path, name, content, m
     job = _run(project, lead, path)
     assert job.status == ImportJob.Status.FAILED and message in job.message
     assert Item.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "row", "message"),
+    [
+        (b'{"external_id": "a", "text": "x"}\n{"external_id": \n', 2, "row 2, column external_id: not valid JSON"),
+        (b'["not", "an", "object"]\n', 1, "row 1: expected a JSON object per line"),
+    ],
+)
+def test_an_unreadable_json_line_is_a_bad_row(project, lead, tmp_path, content, row, message):
+    """JSON Lines rows are independent: a line that is not a JSON object is a bad row (skipped in
+    skip-bad-rows mode), not the end of the file."""
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(content)
+    job = _run(project, lead, path)
+    assert job.status == ImportJob.Status.FAILED and Item.objects.count() == 0
+    assert [(e["row"], e["message"][: len(message)]) for e in job.errors] == [(row, message)]
+    skipped = _run(project, lead, path, mode=ImportJob.Mode.SKIP_BAD_ROWS, batch="b2")
+    assert skipped.rows_invalid == 1 and skipped.items_created == (1 if row == 2 else 0)
 
 
 def test_progress_is_reported_per_chunk(project, lead, tmp_path, monkeypatch):

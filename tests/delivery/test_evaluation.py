@@ -178,3 +178,20 @@ def test_the_schema_says_an_unmeasured_figure_is_null(api_client, lead):
     report = schema["components"]["schemas"]["Evaluation"]["properties"]["report"]
     label = report["properties"]["labels"]["items"]["properties"]
     assert label["precision"]["nullable"] is True and "no examples and no predictions" in label["f1"]["description"]
+
+
+def test_unreadable_prediction_rows_are_bad_rows_not_a_failed_evaluation(
+    labelled, lead, requester, django_capture_on_commit_callbacks
+):
+    """A cell over the csv module's field limit is a bad row, by row (issue 15); the good
+    predictions are still scored."""
+    delivery = _delivered(labelled, lead)
+    rows = _eval_rows(delivery)
+    good = [f"{row['item_id']},{row['label']}".encode() for row in rows]
+    lines = [b"item_id,label", *good, b'"' + b"x" * 200_000 + b'",safe']
+    evaluation = _evaluate(delivery, requester, "preds.csv", b"\n".join(lines), django_capture_on_commit_callbacks)
+    assert evaluation.status == Evaluation.Status.DONE, evaluation.error
+    assert evaluation.report["n"] == len(rows) and evaluation.report["accuracy"] == 1.0
+    n = len(rows) + 1
+    assert [(e["row"], e["column"]) for e in evaluation.errors] == [(n + 1, "")]
+    assert "not a readable CSV row (field larger than field limit" in evaluation.errors[0]["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -57,3 +58,25 @@ def test_retrospective_pages_download_and_lessons_for_the_lead_only(client, lead
     assert client.post(reverse("projects:lessons_update", args=[project.pk]), {"lessons": "x"}).status_code == 403
     with pytest.raises(NotAllowed):
         retrospective.project_lessons_update(project=project, lessons="x", actor=annotator)
+
+
+def test_retrospective_markdown_escapes_html_and_links_from_names_and_titles(client, lead, project):
+    """Names and titles are people's text: in the download they are plain text, never live HTML or
+    a link (issue 15)."""
+    project.name = "<img src=x onerror=alert(1)> EN"
+    project.lessons = "Keep <script>alert(2)</script> out; **bold** stays Markdown."
+    project.save()
+    lead.first_name, lead.last_name = "<b>Lee</b>", "[me](javascript:alert(3))"
+    lead.save()
+    MilestoneFactory(project=project, name="<iframe src=//evil>", planned_date=dt.date(2026, 3, 1))
+    BlockerFactory(project=project, title="[click](https://evil.example) & <svg onload=alert(4)>")
+    client.force_login(lead)
+    text = client.get(reverse("projects:retrospective_markdown", args=[project.pk])).content.decode()
+    for raw in ("<img", "<script", "<iframe", "<svg", "<b>"):
+        assert raw not in text
+    assert not re.search(r"(?<!\\)\]\(", text)  # no link: every bracket is escaped
+    assert "# Retrospective: &lt;img src=x onerror=alert(1)&gt; EN" in text
+    assert "&lt;b&gt;Lee&lt;/b&gt;" in text and "\\[me\\](javascript:alert(3))" in text
+    assert "| &lt;iframe src=//evil&gt; |" in text
+    assert "\\[click\\](https://evil.example) &amp; &lt;svg onload=alert(4)&gt;" in text
+    assert "Keep &lt;script&gt;alert(2)&lt;/script&gt; out; **bold** stays Markdown." in text
