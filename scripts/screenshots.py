@@ -68,7 +68,7 @@ def shoot() -> None:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=args)
 
         def signed_in(username: str):
-            context = browser.new_context(base_url=BASE, viewport={"width": 1280, "height": 900})
+            context = browser.new_context(base_url=BASE, viewport={"width": 1366, "height": 768})
             page = context.new_page()
             page.goto("/accounts/login/")
             page.fill("input[name=username]", username)
@@ -84,6 +84,13 @@ def shoot() -> None:
         lead.wait_for_function("() => window.quorumCharts && window.quorumCharts.burnup")
         lead.screenshot(path=OUT / "project.png", full_page=True)
         lead.locator("#charts").screenshot(path=OUT / "dashboard-charts.png")
+        project_url = lead.url
+        for link, name in (("Team", "team"), ("Settings", "settings"), ("Label schema", "schema"), ("Guideline", "guideline")):
+            lead.goto(project_url)
+            lead.click(f"header >> a:text-is('{link}')")
+            lead.wait_for_load_state("networkidle")
+            lead.screenshot(path=OUT / f"{name}.png", full_page=True)
+        lead.goto(project_url)
         lead.click("text=Retrospective")
         lead.wait_for_load_state("networkidle")
         lead.screenshot(path=OUT / "retrospective.png", full_page=True)
@@ -94,6 +101,9 @@ def shoot() -> None:
         team.screenshot(path=OUT / "delivery.png", full_page=True)
         requester = signed_in("maya")
         requester.screenshot(path=OUT / "requests.png", full_page=True)
+        requester.click("td a >> nth=0")  # the first accepted request's project, as the team sees it
+        requester.wait_for_load_state("networkidle")
+        requester.screenshot(path=OUT / "requester-project.png", full_page=True)
         annotator = signed_in("ana")
         annotator.screenshot(path=OUT / "queue.png", full_page=True)
         annotator.click("a:text-is('Start') >> nth=0")
